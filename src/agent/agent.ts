@@ -1,0 +1,73 @@
+// One agent per host: it owns that host's single SSH connection and walks it through
+// facts → plan → apply → facts again. It never prints; the orchestrator reports.
+import { gatherFacts, type FactNeeds, type HostFacts } from '../facts/gather.js';
+import type { Host, Inventory } from '../inventory/types.js';
+import { factNeeds, resourcesFor, type Playbook } from '../playbook/playbook.js';
+import { diffResources } from '../resources/diff.js';
+import type { Change, Resource } from '../resources/types.js';
+import { applyScript, applySteps, parseApplyOutput } from '../apply/script.js';
+import { HostError } from '../errors.js';
+import type { Transport } from '../transport/transport.js';
+import { SshTransport } from '../transport/ssh.js';
+import type { Redactor } from '../redact.js';
+import { describeChange } from '../plan/format.js';
+
+export type Connector = (host: Host) => Promise<Transport>;
+export const sshConnector: Connector = (host) => SshTransport.open(host);
+
+export class HostAgent {
+  #transport?: Transport;
+  #needs: FactNeeds;
+  facts?: HostFacts;
+  resources: Resource[] = [];
+  changes: Change[] = [];
+
+  constructor(
+    readonly inventory: Inventory,
+    readonly playbook: Playbook,
+    readonly host: Host,
+    private readonly connector: Connector = sshConnector,
+  ) {
+    this.#needs = factNeeds(playbook, inventory, host);
+  }
+
+  get execCount(): number {
+    return this.#transport?.execCount ?? 0;
+  }
+
+  private async transport(): Promise<Transport> {
+    this.#transport ??= await this.connector(this.host);
+    return this.#transport;
+  }
+
+  /** Reads every fact (and the lb's backend probes) in one exec, then plans against them. */
+  async refresh(): Promise<Change[]> {
+    this.facts = await gatherFacts(this.host.name, await this.transport(), this.#needs);
+    this.resources = await resourcesFor(this.playbook, this.inventory, this.host, this.facts);
+    this.changes = diffResources(this.resources, this.facts, this.host.name);
+    return this.changes;
+  }
+
+  /** Applies the planned changes in one exec, then re-reads the host: what remains is not converged. */
+  async apply(redact: Redactor): Promise<void> {
+    if (this.changes.length === 0) return;
+    const steps = applySteps(this.changes);
+    const transport = await this.transport();
+    const result = await transport.exec(applyScript(steps, this.changes));
+    const outcome = parseApplyOutput(result.stdout, steps.length);
+    if (!outcome.ok) {
+      const step = steps[outcome.failedStep ?? 0]?.label ?? 'apply';
+      const detail = (outcome.output || result.stderr).trim().split('\n').slice(-25).join('\n');
+      throw new HostError(this.host.name, redact(`step "${step}" failed; nothing after it ran${detail ? `:\n${detail}` : ''}`));
+    }
+    // The same facts exec carries verify's probes, so this costs nothing extra when verifying.
+    const remaining = await this.refresh();
+    if (remaining.length > 0) {
+      throw new HostError(this.host.name, redact(`applied, but still not converged: ${remaining.map(describeChange).join('; ')}`));
+    }
+  }
+
+  close(): void {
+    this.#transport?.close();
+  }
+}

@@ -1,0 +1,284 @@
+#!/usr/bin/env node
+// argv → command. The only place that prints and exits; one top-level catch maps typed errors to codes:
+// 0 ok / in sync, 1 error, 2 (plan) changes pending.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { mkdir, writeFile, readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { InventoryError, LabError, UsageError, HostError } from '../errors.js';
+import { loadInventory } from '../inventory/load.js';
+import type { Inventory } from '../inventory/types.js';
+import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor, type Playbook } from '../playbook/playbook.js';
+import { run, secretsOf, type HostReport, type RunReport } from '../agent/orchestrator.js';
+import { redactor } from '../redact.js';
+import { failures, formatChecks, formatPlan, formatSummary, jsonReport, painter, useColour } from './output.js';
+import { plainProgress, ttyProgress } from './progress.js';
+import { HostAgent } from '../agent/agent.js';
+import type { HostFacts } from '../facts/gather.js';
+
+const HELP: Record<string, string> = {
+  main: `ha-provision — a highly available virtual IP (haproxy + keepalived) in front of Kubernetes API servers
+
+Usage: ha-provision <command> [options]
+
+Commands:
+  up <inventory.yaml>       converge every host; shows the plan, asks on a TTY, applies, verifies
+  plan <inventory.yaml>     what up would change, with diffs; changes nothing (exit 0 in sync, 2 pending)
+  verify <inventory.yaml>   nc/curl checks through the VIP and on the lbs
+  facts <inventory.yaml>    what the hosts look like now
+  render <inventory.yaml> --out DIR   the rendered configs per host, no SSH
+  lab up|down|status|stop|start|partition|heal|exec   a local fleet of real test hosts (root, Linux)
+
+Options: --help on every command, --version. Exit codes: 0 ok, 1 error, 2 changes pending (plan).
+Colour only on a TTY and never with NO_COLOR.`,
+  up: `Usage: ha-provision up <inventory.yaml> [options]
+
+Reads every host (one SSH connection each), prints the plan, asks for confirmation on a TTY, applies
+(files validated on the host before they replace anything; haproxy reloaded, never restarted, when its
+config changes), then verifies through the VIP.
+
+Options:
+  --dry-run            plan only (same as \`plan\`)
+  --yes                do not ask before applying
+  --limit a,b          only these hosts
+  --concurrency N      hosts worked on at once (default 20)
+  --json               machine-readable report on stdout
+  --no-verify          skip the checks at the end
+  --playbook FILE      your own playbook instead of playbooks/<topology>.yaml
+  --templates DIR      templates here shadow the built-in ones, file by file`,
+  plan: `Usage: ha-provision plan <inventory.yaml> [--limit a,b] [--concurrency N] [--json] [--playbook FILE] [--templates DIR]
+
+Per host: packages to install, sysctls old → new, routes to add, unified diffs of every file, and what
+will be started or reloaded. Changes nothing. Secrets are masked.
+Exit 0 when every host is in sync, 2 when changes are pending, 1 on any error.`,
+  verify: `Usage: ha-provision verify <inventory.yaml> [--limit a,b] [--json]
+
+Checks: TCP and HTTPS through the VIP from this machine, exactly one lb holds the VIP, every lb reaches
+every backend, haproxy and keepalived active. Exit 0 when all pass, 1 otherwise.`,
+  facts: `Usage: ha-provision facts <inventory.yaml> [--limit a,b] [--json]
+
+What each host looks like now: OS, package manager, managed packages, sysctls, routes, addresses, managed
+files (hash, owner, mode) and services. One SSH exec per host.`,
+  render: `Usage: ha-provision render <inventory.yaml> --out DIR [--family debian|rhel] [--playbook FILE] [--templates DIR]
+
+Writes every host's rendered files to DIR/<host>/<path> without connecting anywhere. Files hold secrets
+(keepalived auth_pass): DIR is created private (0700).`,
+};
+
+const COMMON: ParseArgsConfig['options'] = {
+  help: { type: 'boolean', short: 'h' },
+  limit: { type: 'string' },
+  concurrency: { type: 'string' },
+  json: { type: 'boolean' },
+  playbook: { type: 'string' },
+  templates: { type: 'string' },
+};
+
+const OPTIONS: Record<string, ParseArgsConfig['options']> = {
+  up: { ...COMMON, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' } },
+  plan: COMMON,
+  verify: COMMON,
+  facts: COMMON,
+  render: { ...COMMON, out: { type: 'string' }, family: { type: 'string' } },
+};
+
+type Values = Record<string, string | boolean | undefined>;
+
+async function prepare(values: Values, positionals: string[], command: string): Promise<{ inventory: Inventory; playbook: Playbook }> {
+  const file = positionals[0];
+  if (!file || positionals.length > 1) throw new UsageError(`${command} takes exactly one inventory file\n\n${HELP[command]}`);
+  const inventory = await loadInventory(resolve(file));
+  const playbookFile = typeof values.playbook === 'string' ? resolve(values.playbook) : builtinPlaybook(inventory.cluster.topology);
+  const playbook = await loadPlaybook(playbookFile, typeof values.templates === 'string' ? values.templates : undefined);
+  const limit = typeof values.limit === 'string' ? values.limit.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  const unknown = limit?.filter((name) => !inventory.hosts.some((h) => h.name === name)) ?? [];
+  if (unknown.length > 0) throw new UsageError(`--limit: no host named ${unknown.join(', ')} in ${inventory.file}; hosts: ${inventory.hosts.map((h) => h.name).join(', ')}`);
+  return { inventory, playbook };
+}
+
+function runOptions(values: Values) {
+  const concurrency = values.concurrency === undefined ? 20 : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number ≥ 1, got ${String(values.concurrency)}`);
+  const limit = typeof values.limit === 'string' ? values.limit.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  return { concurrency, ...(limit ? { limit } : {}) };
+}
+
+async function confirmOnTty(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function planOrUp(command: 'plan' | 'up', values: Values, positionals: string[]): Promise<number> {
+  const { inventory, playbook } = await prepare(values, positionals, command);
+  const apply = command === 'up' && !values['dry-run'];
+  const redact = redactor(secretsOf(inventory));
+  const paint = painter(useColour(process.stdout) && !values.json);
+  const json = Boolean(values.json);
+  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY) && !values.yes && !json;
+  const log = (text: string): void => void process.stdout.write(`${text}\n`);
+  const progress = json ? undefined : process.stderr.isTTY ? ttyProgress(inventory, runOptions(values).limit) : plainProgress((l) => process.stderr.write(`${l}\n`));
+  const report = await run(inventory, playbook, {
+    ...runOptions(values),
+    apply,
+    verify: apply && !values['no-verify'],
+    ...(progress ? { progress } : {}),
+    confirm: async (plan: readonly HostReport[]) => {
+      if (json) return true;
+      log(formatPlan(plan, redact, paint));
+      if (plan.some((h) => h.error)) {
+        log(paint.red('\nSome hosts could not be planned; nothing was changed.'));
+        return false;
+      }
+      return interactive ? confirmOnTty(`\nApply these changes to ${plan.filter((h) => h.status === 'pending').length} host(s)? [y/N] `) : true;
+    },
+  });
+  await progress?.close?.();
+  return finish(command, report, redact, paint, json, apply);
+}
+
+function finish(command: 'plan' | 'up' | 'verify', report: RunReport, redact: ReturnType<typeof redactor>, paint: ReturnType<typeof painter>, json: boolean, apply: boolean): number {
+  const failed = failures(report);
+  const checksFailed = report.checks.some((c) => !c.ok);
+  const pending = report.hosts.some((h) => h.status === 'pending');
+  if (json) {
+    process.stdout.write(`${jsonReport(report, redact, command)}\n`);
+  } else {
+    const out: string[] = [];
+    if (!apply && command !== 'verify') out.push(formatPlan(report.hosts, redact, paint), '');
+    if (report.aborted) out.push('Aborted: nothing was changed.');
+    if (apply || command === 'verify') out.push(formatSummary(report.hosts, paint));
+    if (report.checks.length > 0) out.push('', formatChecks(report.checks, paint));
+    if (failed.length > 0) out.push('', paint.red('Failed:'), ...failed);
+    process.stdout.write(`${out.join('\n')}\n`);
+  }
+  if (failed.length > 0 || checksFailed || report.aborted) return 1;
+  return command === 'plan' && pending ? 2 : 0;
+}
+
+async function verifyCommand(values: Values, positionals: string[]): Promise<number> {
+  const { inventory, playbook } = await prepare(values, positionals, 'verify');
+  const report = await run(inventory, playbook, { ...runOptions(values), apply: false, verify: true, settleMs: 0 });
+  return finish('verify', report, redactor(secretsOf(inventory)), painter(useColour(process.stdout) && !values.json), Boolean(values.json), false);
+}
+
+function factsSummary(facts: HostFacts): object {
+  return {
+    os: facts.os,
+    packageManager: facts.packageManager ?? null,
+    systemd: facts.systemd,
+    packages: facts.packages,
+    sysctls: facts.sysctls,
+    routes: facts.routes,
+    addresses: facts.addresses,
+    // Contents stay on the host (they may hold secrets); the hash says whether they changed.
+    files: Object.fromEntries(Object.entries(facts.files).map(([p, f]) => [p, f ? { sha256: f.sha256, owner: f.owner, group: f.group, mode: f.mode } : null])),
+    services: facts.services,
+    backends: facts.backends,
+  };
+}
+
+async function factsCommand(values: Values, positionals: string[]): Promise<number> {
+  const { inventory, playbook } = await prepare(values, positionals, 'facts');
+  const { limit } = runOptions(values);
+  const hosts = inventory.hosts.filter((h) => !limit || limit.includes(h.name));
+  const results = await Promise.all(
+    hosts.map(async (host) => {
+      const agent = new HostAgent(inventory, playbook, host);
+      try {
+        await agent.refresh();
+        return { host: host.name, facts: factsSummary(agent.facts!) };
+      } catch (error) {
+        return { host: host.name, error: redactor(secretsOf(inventory))((error as Error).message) };
+      } finally {
+        agent.close();
+      }
+    }),
+  );
+  if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  else for (const r of results) process.stdout.write(`${r.host}:\n${'error' in r ? `  error: ${r.error}` : JSON.stringify(r.facts, null, 2).replace(/^/gm, '  ')}\n`);
+  return results.some((r) => 'error' in r) ? 1 : 0;
+}
+
+async function renderCommand(values: Values, positionals: string[]): Promise<number> {
+  const { inventory, playbook } = await prepare(values, positionals, 'render');
+  if (typeof values.out !== 'string') throw new UsageError(`render needs --out DIR\n\n${HELP.render}`);
+  const family = (values.family ?? 'debian') as string;
+  if (family !== 'debian' && family !== 'rhel') throw new UsageError(`--family must be debian or rhel, got ${family}`);
+  const out = resolve(values.out);
+  await mkdir(out, { recursive: true, mode: 0o700 });
+  // Facts of a host of that family as it would be before provisioning: render needs no SSH.
+  const facts = { os: { id: family, versionId: '', family }, systemd: true, packages: {}, sysctls: {}, routes: [], addresses: [], files: {}, services: {}, backends: {} } as HostFacts;
+  let count = 0;
+  for (const host of inventory.hosts) {
+    for (const r of await resourcesFor(playbook, inventory, host, facts)) {
+      if (r.kind !== 'file') continue;
+      const target = join(out, host.name, r.path);
+      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      await writeFile(target, r.content, { mode: 0o600 });
+      count += 1;
+    }
+  }
+  process.stdout.write(`wrote ${count} files for ${inventory.hosts.length} hosts under ${out}\n`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === '--version' || command === '-V') {
+    const pkg = JSON.parse(await readFile(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${HELP.main}\n`);
+    return command ? 0 : 1;
+  }
+  if (command === 'lab') {
+    const { runLabCommand } = await import('../lab/index.js');
+    return runLabCommand(rest);
+  }
+  const options = OPTIONS[command];
+  if (!options) throw new UsageError(`unknown command "${command}"\n\n${HELP.main}`);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${HELP[command]}`);
+  }
+  const { values, positionals } = parsed as { values: Values; positionals: string[] };
+  if (values.help) {
+    process.stdout.write(`${HELP[command]}\n`);
+    return 0;
+  }
+  switch (command) {
+    case 'up':
+      return planOrUp(values['dry-run'] ? 'plan' : 'up', values, positionals);
+    case 'plan':
+      return planOrUp('plan', values, positionals);
+    case 'verify':
+      return verifyCommand(values, positionals);
+    case 'facts':
+      return factsCommand(values, positionals);
+    case 'render':
+      return renderCommand(values, positionals);
+  }
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof InventoryError || error instanceof UsageError || error instanceof LabError || error instanceof HostError) {
+      process.stderr.write(`ha-provision: ${error.message}\n`);
+    } else {
+      process.stderr.write(`ha-provision: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+    }
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,237 @@
+// A fact is a POSIX sh snippet plus a pure parser of what it prints (the pyinfra model). gather.ts runs
+// every fact a host needs in ONE exec; parsers are tested against canned output, no SSH needed.
+import { createHash } from 'node:crypto';
+import { command, quote } from '../transport/quote.js';
+
+export interface Fact<T> {
+  readonly name: string;
+  readonly command: string;
+  parse(stdout: string): T;
+}
+
+export type OsFamily = 'debian' | 'rhel' | 'unknown';
+export type PackageManager = 'apt-get' | 'dnf' | 'yum';
+
+export interface OsFact {
+  readonly id: string;
+  readonly versionId: string;
+  readonly family: OsFamily;
+}
+
+export interface FileFact {
+  readonly content: string;
+  readonly sha256: string;
+  readonly owner: string;
+  readonly group: string;
+  readonly mode: string; // octal, e.g. "644"
+}
+
+export interface ServiceFact {
+  readonly active: string; // ActiveState: active, inactive, failed, …
+  readonly enabled: string; // UnitFileState: enabled, disabled, "" when the unit does not exist
+  readonly mainPid: number;
+  readonly startedAt: string; // ExecMainStartTimestampMonotonic: changes only on (re)start
+}
+
+export interface RouteFact {
+  readonly to: string; // CIDR ("default" kept as is)
+  readonly via?: string;
+  readonly dev?: string;
+}
+
+export interface AddressFact {
+  readonly dev: string;
+  readonly cidr: string; // 10.213.0.11/24
+}
+
+const lines = (s: string): string[] => s.split('\n').filter((l) => l.trim() !== '');
+
+/** Reads key=value lines (os-release, systemctl show), unquoting values. */
+export function parseKeyValues(stdout: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of lines(stdout)) {
+    const eq = line.indexOf('=');
+    if (eq > 0) out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim().replace(/^(["'])(.*)\1$/, '$2');
+  }
+  return out;
+}
+
+export const osFact: Fact<OsFact> = {
+  name: 'os',
+  command: 'cat /etc/os-release',
+  parse(stdout) {
+    const kv = parseKeyValues(stdout);
+    const id = kv.ID ?? 'unknown';
+    const like = `${id} ${kv.ID_LIKE ?? ''}`.split(/\s+/);
+    const family: OsFamily = like.includes('debian') || like.includes('ubuntu')
+      ? 'debian'
+      : like.some((l) => ['rhel', 'fedora', 'centos'].includes(l))
+        ? 'rhel'
+        : 'unknown';
+    return { id, versionId: kv.VERSION_ID ?? '', family };
+  },
+};
+
+export const packageManagerFact: Fact<PackageManager | undefined> = {
+  name: 'package-manager',
+  // dnf before yum: on RHEL 8+ yum is a shim to dnf.
+  command: 'for m in apt-get dnf yum; do if command -v $m >/dev/null 2>&1; then echo $m; break; fi; done',
+  parse: (stdout) => {
+    const m = stdout.trim();
+    return m === 'apt-get' || m === 'dnf' || m === 'yum' ? m : undefined;
+  },
+};
+
+export const systemdFact: Fact<boolean> = {
+  name: 'systemd',
+  command: 'if [ -d /run/systemd/system ]; then echo yes; else echo no; fi',
+  parse: (stdout) => stdout.trim() === 'yes',
+};
+
+/** Installed versions of `names` (absent = not installed), from dpkg or rpm, whichever the host has. */
+export function packagesFact(names: readonly string[]): Fact<Record<string, string>> {
+  const list = names.map(quote).join(' ');
+  return {
+    name: 'packages',
+    command: [
+      'if command -v dpkg-query >/dev/null 2>&1; then',
+      `  dpkg-query -W -f='\${Package}\\t\${Version}\\t\${db:Status-Abbrev}\\n' ${list} 2>/dev/null`,
+      'elif command -v rpm >/dev/null 2>&1; then',
+      `  rpm -q --qf '%{NAME}\\t%{VERSION}-%{RELEASE}\\tii\\n' ${list} 2>/dev/null | grep -v 'not installed'`,
+      'fi; true',
+    ].join('\n'),
+    parse(stdout) {
+      const installed: Record<string, string> = {};
+      for (const line of lines(stdout)) {
+        const [name, version, status] = line.split('\t');
+        // dpkg keeps removed-but-configured packages ("rc"); only "ii" is installed.
+        if (name && version && status?.trim() === 'ii') installed[name] = version;
+      }
+      return installed;
+    },
+  };
+}
+
+/** Current values, read from /proc/sys (no procps needed); absent = key unknown to this kernel. */
+export function sysctlsFact(keys: readonly string[]): Fact<Record<string, string>> {
+  return {
+    name: 'sysctls',
+    command: keys
+      .map((key) => `printf '%s\\t%s\\n' ${quote(key)} "$(cat ${quote(`/proc/sys/${key.replace(/\./g, '/')}`)} 2>/dev/null)"`)
+      .join('\n'),
+    parse(stdout) {
+      const values: Record<string, string> = {};
+      for (const line of lines(stdout)) {
+        const [key, value] = line.split('\t');
+        if (key && value !== undefined && value.trim() !== '') values[key] = value.trim().replace(/\s+/g, ' ');
+      }
+      return values;
+    },
+  };
+}
+
+export const routesFact: Fact<RouteFact[]> = {
+  name: 'routes',
+  command: 'ip -4 route show table main',
+  parse: (stdout) =>
+    lines(stdout).map((line) => {
+      const words = line.trim().split(/\s+/);
+      const after = (w: string): string | undefined => {
+        const i = words.indexOf(w);
+        return i >= 0 ? words[i + 1] : undefined;
+      };
+      const to = words[0] ?? '';
+      const via = after('via');
+      const dev = after('dev');
+      return { to: to.includes('/') || to === 'default' ? to : `${to}/32`, ...(via ? { via } : {}), ...(dev ? { dev } : {}) };
+    }),
+};
+
+export const addressesFact: Fact<AddressFact[]> = {
+  name: 'addresses',
+  command: 'ip -o -4 addr show',
+  // "2: host0    inet 10.213.0.11/24 brd 10.213.0.255 scope global host0\       valid_lft …"
+  parse: (stdout) =>
+    lines(stdout).flatMap((line) => {
+      const m = /^\d+:\s+(\S+?)(?:@\S+)?\s+inet\s+(\S+)/.exec(line);
+      return m?.[1] && m[2] ? [{ dev: m[1], cidr: m[2] }] : [];
+    }),
+};
+
+/** Content, owner and mode of each path; content travels base64 so any byte survives. */
+export function filesFact(paths: readonly string[]): Fact<Record<string, FileFact | undefined>> {
+  return {
+    name: 'files',
+    command: paths
+      .map((p) => `echo ${quote(`@file ${p}`)}; if [ -f ${quote(p)} ]; then stat -c '%U %G %a' ${quote(p)}; base64 < ${quote(p)}; fi`)
+      .join('\n'),
+    parse(stdout) {
+      const files: Record<string, FileFact | undefined> = {};
+      for (const block of stdout.split(/^@file /m).slice(1)) {
+        const [path = '', meta, ...body] = block.split('\n');
+        if (!meta) {
+          files[path] = undefined;
+          continue;
+        }
+        const [owner = '', group = '', mode = ''] = meta.split(' ');
+        const content = Buffer.from(body.join(''), 'base64').toString('utf8');
+        files[path] = { content, sha256: sha256(content), owner, group, mode };
+      }
+      return files;
+    },
+  };
+}
+
+export function sha256(content: string): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+export function servicesFact(names: readonly string[]): Fact<Record<string, ServiceFact>> {
+  return {
+    name: 'services',
+    command: names
+      .map((n) => `echo ${quote(`@service ${n}`)}; ${command('systemctl', 'show', '-p', 'ActiveState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic', `${n}.service`)} 2>/dev/null`)
+      .join('\n'),
+    parse(stdout) {
+      const services: Record<string, ServiceFact> = {};
+      for (const block of stdout.split(/^@service /m).slice(1)) {
+        const [name = '', ...rest] = block.split('\n');
+        const kv = parseKeyValues(rest.join('\n'));
+        services[name] = {
+          active: kv.ActiveState ?? 'unknown',
+          enabled: kv.UnitFileState ?? '',
+          mainPid: Number(kv.MainPID ?? 0),
+          startedAt: kv.ExecMainStartTimestampMonotonic ?? '0',
+        };
+      }
+      return services;
+    },
+  };
+}
+
+/**
+ * On an lb: can it open a TCP connection to each backend? Probes run in parallel, 2 s each at most.
+ * `nc -z` where the host has it, else curl (installed on every lb): its exit 7/28 mean no connection.
+ */
+export function backendsFact(targets: readonly string[]): Fact<Record<string, boolean>> {
+  return {
+    name: 'backends',
+    command: [
+      'if command -v nc >/dev/null 2>&1; then reach() { nc -z -w 2 "$1" "$2"; }',
+      'else reach() { curl -sk -o /dev/null --max-time 2 "https://$1:$2/"; r=$?; [ $r -ne 7 ] && [ $r -ne 28 ]; }; fi',
+      ...targets.map((t) => {
+        const [address = '', port = ''] = t.split(':');
+        return `( if reach ${quote(address)} ${quote(port)} >/dev/null 2>&1; then echo ${quote(`${t} ok`)}; else echo ${quote(`${t} fail`)}; fi ) &`;
+      }),
+      'wait',
+    ].join('\n'),
+    parse(stdout) {
+      const reach: Record<string, boolean> = {};
+      for (const line of lines(stdout)) {
+        const [target, verdict] = line.split(' ');
+        if (target) reach[target] = verdict === 'ok';
+      }
+      return reach;
+    },
+  };
+}

@@ -1,0 +1,94 @@
+// Every fact a host needs, read in ONE exec: the snippets run in sequence, each fenced by a marker line,
+// and the output is cut at the markers and handed to each fact's pure parser.
+import type { Transport } from '../transport/transport.js';
+import { HostError } from '../errors.js';
+import {
+  addressesFact,
+  backendsFact,
+  filesFact,
+  osFact,
+  packageManagerFact,
+  packagesFact,
+  routesFact,
+  servicesFact,
+  sysctlsFact,
+  systemdFact,
+  type AddressFact,
+  type Fact,
+  type FileFact,
+  type OsFact,
+  type PackageManager,
+  type RouteFact,
+  type ServiceFact,
+} from './facts.js';
+
+/** What to read; derived from a host's resources (and, for lbs, the backends to probe). */
+export interface FactNeeds {
+  readonly packages: readonly string[];
+  readonly sysctls: readonly string[];
+  readonly files: readonly string[];
+  readonly services: readonly string[];
+  readonly backends: readonly string[]; // "address:port"
+}
+
+export interface HostFacts {
+  readonly os: OsFact;
+  readonly packageManager?: PackageManager;
+  readonly systemd: boolean;
+  readonly packages: Readonly<Record<string, string>>;
+  readonly sysctls: Readonly<Record<string, string>>;
+  readonly routes: readonly RouteFact[];
+  readonly addresses: readonly AddressFact[];
+  readonly files: Readonly<Record<string, FileFact | undefined>>;
+  readonly services: Readonly<Record<string, ServiceFact>>;
+  readonly backends: Readonly<Record<string, boolean>>;
+}
+
+const MARK = '@@ha-provision-fact ';
+
+function factsFor(needs: FactNeeds) {
+  return {
+    os: osFact,
+    packageManager: packageManagerFact,
+    systemd: systemdFact,
+    packages: packagesFact(needs.packages),
+    sysctls: sysctlsFact(needs.sysctls),
+    routes: routesFact,
+    addresses: addressesFact,
+    files: filesFact(needs.files),
+    services: servicesFact(needs.services),
+    backends: backendsFact(needs.backends),
+  } satisfies Record<keyof HostFacts, Fact<unknown>>;
+}
+
+/** The one script that reads them all. Stderr of each snippet is dropped: a missing tool is a fact too. */
+export function gatherScript(needs: FactNeeds): string {
+  const parts = Object.entries(factsFor(needs)).map(
+    ([key, fact]) => `echo '${MARK}${key}'\n{\n${fact.command}\n} 2>/dev/null`,
+  );
+  return ['export LC_ALL=C', ...parts, `echo '${MARK}end'`, ''].join('\n');
+}
+
+/** Pure: cuts the script's output at the markers and parses each part. */
+export function parseGathered(needs: FactNeeds, stdout: string): HostFacts {
+  const sections = new Map<string, string>();
+  const chunks = stdout.split(new RegExp(`^${MARK}`, 'm'));
+  for (const chunk of chunks.slice(1)) {
+    const newline = chunk.indexOf('\n');
+    sections.set(chunk.slice(0, newline), chunk.slice(newline + 1));
+  }
+  if (!sections.has('end')) throw new Error('fact output is incomplete (the script did not reach its end)');
+  const facts = factsFor(needs);
+  const parsed: Record<string, unknown> = {};
+  for (const [key, fact] of Object.entries(facts)) parsed[key] = fact.parse(sections.get(key) ?? '');
+  return parsed as unknown as HostFacts;
+}
+
+export async function gatherFacts(host: string, transport: Transport, needs: FactNeeds): Promise<HostFacts> {
+  const result = await transport.exec(gatherScript(needs));
+  try {
+    return parseGathered(needs, result.stdout);
+  } catch (error) {
+    throw new HostError(host, `reading facts failed (exit ${result.code}): ${(error as Error).message} ${result.stderr.trim()}`);
+  }
+}

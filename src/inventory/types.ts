@@ -1,0 +1,83 @@
+// The validated, resolved inventory: what every later stage reads. Loading (load.ts) turns the user's YAML
+// into this shape — defaults applied, paths absolute, secrets resolved — or fails with every error at once.
+
+export type Role = 'lb' | 'server';
+export type Topology = 'haproxy-keepalived' | 'nginx' | 'kube-vip';
+export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
+
+/** A value that must never be printed. `source` says where it came from, for error messages. */
+export interface Secret {
+  readonly value: string;
+  readonly source: string; // e.g. "env HA_KEEPALIVED_PASS" or "literal"
+}
+
+export interface SshSettings {
+  readonly user: string;
+  readonly port: number;
+  readonly identityFile?: string; // absolute
+  readonly password?: Secret; // only from an environment variable: { env: NAME }
+  readonly useAgent: boolean; // SSH_AUTH_SOCK, when set
+  readonly knownHostsFile: string; // absolute
+  readonly hostKeyPolicy: HostKeyPolicy;
+  readonly jumpHost?: string; // host[:port], same user and keys
+  readonly connectTimeoutMs: number;
+  readonly commandTimeoutMs: number;
+  readonly keepaliveIntervalMs: number;
+}
+
+export interface Route {
+  readonly to: string; // CIDR
+  readonly via: string; // IPv4 address
+  readonly dev: string; // interface name
+}
+
+export interface Host {
+  readonly name: string;
+  readonly address: string;
+  readonly roles: readonly Role[];
+  readonly interface?: string; // lb only: where VRRP runs and the VIP lives
+  readonly priority?: number; // lb only: 1–254; highest starts as MASTER
+  readonly ssh: SshSettings; // inventory defaults merged with the host's own overrides
+}
+
+export interface HaproxyTimeouts {
+  readonly connect: string;
+  readonly client: string;
+  readonly server: string;
+  readonly check: string;
+  readonly queue: string;
+}
+
+export interface KeepalivedCheck {
+  readonly interval: number; // seconds
+  readonly fall: number;
+  readonly rise: number;
+  /** Absent: a failing check puts the node in FAULT, which always moves the VIP. */
+  readonly weight?: number;
+}
+
+export interface Cluster {
+  readonly name: string;
+  readonly topology: Topology;
+  readonly vip: { readonly address: string; readonly prefix: number }; // 10.10.10.100/24 → address + prefix
+  readonly frontendPort: number;
+  readonly backendPort: number;
+  readonly healthCheck?: { readonly path: string };
+  readonly haproxy: { readonly timeouts: HaproxyTimeouts };
+  readonly keepalived: {
+    readonly virtualRouterId: number;
+    readonly authPass: Secret;
+    readonly unicast: boolean;
+    readonly check: KeepalivedCheck;
+  };
+}
+
+export interface Inventory {
+  readonly file: string; // absolute path of the inventory file
+  readonly cluster: Cluster;
+  readonly sysctls: Readonly<Record<string, string>>;
+  readonly routes: readonly Route[];
+  readonly hosts: readonly Host[]; // in file order
+}
+
+export const hasRole = (host: Host, role: Role): boolean => host.roles.includes(role);

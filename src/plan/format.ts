@@ -1,0 +1,53 @@
+// A plan as a human reads it: per host, each change on one line, files as unified diffs. Secrets are
+// masked before diffing, so an unchanged password shows no line and a changed one shows only masks.
+import { createTwoFilesPatch } from 'diff';
+import type { Change } from '../resources/types.js';
+import { maskPatterns, type Redactor } from '../redact.js';
+
+export function fileDiff(change: Extract<Change, { kind: 'file' }>, redact: Redactor): string {
+  const mask = (text: string): string => redact(maskPatterns(text, change.secrets));
+  const before = change.before ? mask(change.before.content) : '';
+  const patch = createTwoFilesPatch(
+    change.before ? `a${change.path}` : '/dev/null',
+    `b${change.path}`,
+    before,
+    mask(change.content),
+    '',
+    '',
+    { context: 3 },
+  );
+  // Drop the "===" banner jsdiff prints; keep ---/+++ and hunks like `diff -u`.
+  return patch.split('\n').filter((l) => !l.startsWith('====')).join('\n').trimEnd();
+}
+
+/** One line per change (the summary a user scans first). */
+export function describeChange(change: Change): string {
+  switch (change.kind) {
+    case 'package':
+      return `install ${change.install.join(', ')} (${change.manager})`;
+    case 'sysctl':
+      return `sysctl ${change.key}: ${change.from ?? '(unset)'} → ${change.to}`;
+    case 'route':
+      return `route add ${change.route.to} via ${change.route.via} dev ${change.route.dev}`;
+    case 'file': {
+      if (!change.before) return `create ${change.path} (mode ${change.mode})`;
+      const modeChanged = parseInt(change.before.mode, 8) !== parseInt(change.mode, 8);
+      const contentChanged = change.before.content !== change.content;
+      return `update ${change.path}${contentChanged ? '' : ' (mode only)'}${modeChanged ? ` mode ${change.before.mode} → ${change.mode}` : ''}`;
+    }
+    case 'service':
+      return `${change.actions.join(' + ')} ${change.name} (${change.why})`;
+  }
+}
+
+export function formatHostPlan(host: string, changes: readonly Change[], redact: Redactor): string {
+  if (changes.length === 0) return `${host}: in sync`;
+  const lines = [`${host}: ${changes.length} change${changes.length === 1 ? '' : 's'}`];
+  for (const change of changes) {
+    lines.push(`  ~ ${redact(describeChange(change))}`);
+    if (change.kind === 'file' && change.before?.content !== change.content) {
+      lines.push(...fileDiff(change, redact).split('\n').map((l) => `    ${l}`));
+    }
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,199 @@
+// A playbook (playbooks/<topology>.yaml) lists tasks in order: which hosts (`on`), an optional
+// condition on facts (`when`), and one resource each. Templates render on the controller with
+// Handlebars; a user's --templates DIR shadows the built-in ones file by file.
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Handlebars from 'handlebars';
+import { parse as parseYaml } from 'yaml';
+import { UsageError } from '../errors.js';
+import type { FactNeeds, HostFacts } from '../facts/gather.js';
+import type { OsFamily } from '../facts/facts.js';
+import { hasRole, type Host, type Inventory } from '../inventory/types.js';
+import type { Resource } from '../resources/types.js';
+import { hostVars, type HostVars } from './vars.js';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+interface FileSpec {
+  readonly path: string; // may hold {{…}} (with forEach)
+  readonly template: string;
+  readonly mode: string;
+  readonly validate?: string;
+  readonly daemonReload: boolean;
+  readonly secrets: readonly string[];
+}
+
+export type TaskBody =
+  | { readonly kind: 'packages'; readonly names: readonly string[] }
+  | { readonly kind: 'sysctls' } // every inventory sysctl
+  | { readonly kind: 'routes' } // every inventory route
+  | { readonly kind: 'file'; readonly file: FileSpec }
+  | { readonly kind: 'service'; readonly name: string; readonly running: boolean; readonly reloadOn: readonly string[]; readonly onChange: 'reload' | 'restart' };
+
+export interface Task {
+  readonly name: string;
+  readonly on: 'all' | 'lb' | 'server';
+  readonly when?: { readonly family: OsFamily };
+  readonly forEach?: 'routeDevices';
+  readonly body: TaskBody;
+}
+
+export interface Playbook {
+  readonly file: string;
+  readonly tasks: readonly Task[];
+  readonly templateDirs: readonly string[]; // searched in order
+}
+
+const BODY_KEYS = ['packages', 'sysctls', 'routes', 'file', 'service'] as const;
+
+/** Reads and checks a playbook; errors name the file, the task and what is allowed. */
+export async function loadPlaybook(file: string, userTemplates?: string): Promise<Playbook> {
+  let doc: unknown;
+  try {
+    doc = parseYaml(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`${file}: cannot read playbook: ${(error as Error).message}`);
+  }
+  const fail = (where: string, what: string): never => {
+    throw new UsageError(`${file}: ${where}: ${what}`);
+  };
+  const rawTasks = (doc as { tasks?: unknown })?.tasks;
+  if (!Array.isArray(rawTasks)) fail('tasks', 'must be a list of tasks');
+  const tasks = (rawTasks as Record<string, unknown>[]).map((raw, i): Task => {
+    const where = `tasks[${i}]`;
+    const bodyKeys = BODY_KEYS.filter((k) => k in raw);
+    if (bodyKeys.length !== 1) fail(where, `needs exactly one of ${BODY_KEYS.join(', ')}`);
+    for (const key of Object.keys(raw)) {
+      if (!['name', 'on', 'when', 'forEach', ...BODY_KEYS].includes(key)) fail(`${where}.${key}`, 'unknown key; allowed: name, on, when, forEach and one of ' + BODY_KEYS.join(', '));
+    }
+    const on = (raw.on ?? 'all') as Task['on'];
+    if (!['all', 'lb', 'server'].includes(on)) fail(`${where}.on`, 'must be all, lb or server');
+    const when = raw.when as Task['when'];
+    if (when !== undefined && !['debian', 'rhel'].includes(when?.family)) fail(`${where}.when`, 'allowed: { family: debian | rhel }');
+    if (raw.forEach !== undefined && raw.forEach !== 'routeDevices') fail(`${where}.forEach`, 'allowed: routeDevices');
+    const key = bodyKeys[0]!;
+    const value = raw[key] as Record<string, unknown>;
+    let body: TaskBody;
+    switch (key) {
+      case 'packages':
+        if (!Array.isArray(value) || value.some((n) => typeof n !== 'string' || !/^[a-z0-9][a-z0-9+.-]*$/.test(n))) fail(`${where}.packages`, 'must be a list of package names');
+        body = { kind: 'packages', names: value as unknown as string[] };
+        break;
+      case 'sysctls':
+      case 'routes':
+        body = { kind: key };
+        break;
+      case 'file':
+        if (typeof value?.path !== 'string' || typeof value.template !== 'string') fail(`${where}.file`, 'needs path and template');
+        if (!/^0?[0-7]{3}$/.test(String(value.mode ?? ''))) fail(`${where}.file.mode`, 'must be an octal mode in quotes, e.g. "0644"');
+        if (value.validate !== undefined && !String(value.validate).includes('%s')) fail(`${where}.file.validate`, 'must contain %s (the staged file)');
+        body = {
+          kind: 'file',
+          file: {
+            path: value.path as string,
+            template: value.template as string,
+            mode: String(value.mode),
+            ...(value.validate !== undefined ? { validate: String(value.validate) } : {}),
+            daemonReload: value.daemonReload === true,
+            secrets: (value.secrets as string[] | undefined) ?? [],
+          },
+        };
+        break;
+      case 'service':
+        if (typeof value?.name !== 'string') fail(`${where}.service.name`, 'required');
+        if (value.onChange !== undefined && !['reload', 'restart'].includes(value.onChange as string)) fail(`${where}.service.onChange`, 'must be reload or restart');
+        body = {
+          kind: 'service',
+          name: value.name as string,
+          running: value.running !== false,
+          reloadOn: (value.reloadOn as string[] | undefined) ?? [],
+          onChange: (value.onChange as 'reload' | 'restart' | undefined) ?? 'reload',
+        };
+        break;
+    }
+    return { name: typeof raw.name === 'string' ? raw.name : key, on, ...(when ? { when } : {}), ...(raw.forEach ? { forEach: 'routeDevices' as const } : {}), body };
+  });
+  const templateDirs = [...(userTemplates ? [resolve(userTemplates)] : []), join(PROJECT_ROOT, 'templates')];
+  return { file, tasks, templateDirs };
+}
+
+export const builtinPlaybook = (topology: string): string => join(PROJECT_ROOT, 'playbooks', `${topology}.yaml`);
+
+const appliesTo = (task: Task, host: Host): boolean => task.on === 'all' || hasRole(host, task.on);
+
+const handlebars = Handlebars.create();
+const compiled = new Map<string, HandlebarsTemplateDelegate>();
+
+async function template(playbook: Playbook, name: string): Promise<HandlebarsTemplateDelegate> {
+  const file = playbook.templateDirs.map((dir) => join(dir, name)).find((f) => existsSync(f));
+  if (!file) throw new UsageError(`${playbook.file}: template ${name} not found in ${playbook.templateDirs.join(', ')}`);
+  let fn = compiled.get(file);
+  if (!fn) {
+    // noEscape: these are config files, not HTML; strict: a misspelt variable is an error, not "".
+    fn = handlebars.compile(await readFile(file, 'utf8'), { noEscape: true, strict: true });
+    compiled.set(file, fn);
+  }
+  return fn;
+}
+
+const renderPath = (path: string, vars: HostVars): string => handlebars.compile(path, { noEscape: true, strict: true })(vars);
+
+/** What to read from a host before planning: everything its tasks could touch, whatever the facts say. */
+export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host): FactNeeds {
+  const vars = hostVars(inventory, host);
+  const tasks = playbook.tasks.filter((t) => appliesTo(t, host));
+  const bodies = tasks.map((t) => t.body);
+  return {
+    packages: bodies.flatMap((b) => (b.kind === 'packages' ? b.names : [])),
+    sysctls: bodies.some((b) => b.kind === 'sysctls') ? vars.sysctls.map((s) => s.key) : [],
+    files: tasks.flatMap((t) => (t.body.kind === 'file' ? expand(t, vars).map((v) => renderPath((t.body as { file: FileSpec }).file.path, v)) : [])),
+    services: bodies.flatMap((b) => (b.kind === 'service' ? [b.name] : [])),
+    backends: hasRole(host, 'lb') ? vars.servers.map((s) => `${s.address}:${inventory.cluster.backendPort}`) : [],
+  };
+}
+
+function expand(task: Task, vars: HostVars): HostVars[] {
+  if (task.forEach !== 'routeDevices') return [vars];
+  return vars.routeDevices.map((d) => ({ ...vars, dev: d.dev, devRoutes: d.routes }));
+}
+
+/** Desired state of one host: its tasks, filtered by role and facts, rendered into resources. */
+export async function resourcesFor(playbook: Playbook, inventory: Inventory, host: Host, facts: HostFacts): Promise<Resource[]> {
+  const vars = hostVars(inventory, host);
+  const resources: Resource[] = [];
+  for (const task of playbook.tasks) {
+    if (!appliesTo(task, host) || (task.when && task.when.family !== facts.os.family)) continue;
+    const body = task.body;
+    switch (body.kind) {
+      case 'packages':
+        resources.push({ kind: 'package', names: body.names });
+        break;
+      case 'sysctls':
+        for (const { key, value } of vars.sysctls) resources.push({ kind: 'sysctl', key, value });
+        break;
+      case 'routes':
+        for (const route of inventory.routes) resources.push({ kind: 'route', route });
+        break;
+      case 'service':
+        resources.push({ kind: 'service', name: body.name, running: body.running, reloadOn: body.reloadOn, onChange: body.onChange });
+        break;
+      case 'file':
+        for (const v of expand(task, vars)) {
+          const render = await template(playbook, body.file.template);
+          resources.push({
+            kind: 'file',
+            path: renderPath(body.file.path, v),
+            content: render(v),
+            mode: body.file.mode,
+            ...(body.file.validate ? { validate: body.file.validate } : {}),
+            daemonReload: body.file.daemonReload,
+            secrets: body.file.secrets.map((s) => new RegExp(s, 'g')),
+          });
+        }
+        break;
+    }
+  }
+  return resources;
+}

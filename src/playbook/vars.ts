@@ -1,0 +1,59 @@
+// The variables templates see for one host: the inventory, flattened into what configs need.
+import { hasRole, type Host, type Inventory, type Route } from '../inventory/types.js';
+
+export interface HostVars {
+  readonly cluster: Omit<Inventory['cluster'], 'healthCheck' | 'keepalived'> & {
+    readonly healthCheck: Inventory['cluster']['healthCheck'] | null;
+    readonly keepalived: Omit<Inventory['cluster']['keepalived'], 'check'> & {
+      readonly check: Omit<Inventory['cluster']['keepalived']['check'], 'weight'> & { readonly weight: number | null };
+    };
+    readonly vipCidr: string;
+    readonly authPass: string;
+  };
+  readonly host: {
+    readonly name: string;
+    readonly address: string;
+    readonly interface?: string;
+    readonly priority?: number;
+    readonly state?: 'MASTER' | 'BACKUP'; // lb only: the highest priority starts as MASTER
+  };
+  readonly servers: readonly { readonly name: string; readonly address: string }[];
+  readonly lbs: readonly { readonly name: string; readonly address: string; readonly priority: number }[];
+  readonly peers: readonly { readonly name: string; readonly address: string }[]; // the other lbs
+  readonly sysctls: readonly { readonly key: string; readonly value: string }[];
+  readonly routes: readonly Route[];
+  readonly routeDevices: readonly { readonly dev: string; readonly routes: readonly Route[] }[];
+  readonly dev?: string; // set by forEach: routeDevices
+  readonly devRoutes?: readonly Route[];
+}
+
+export function hostVars(inventory: Inventory, host: Host): HostVars {
+  const { cluster } = inventory;
+  const lbs = inventory.hosts
+    .filter((h) => hasRole(h, 'lb'))
+    .map((h) => ({ name: h.name, address: h.address, priority: h.priority ?? 0 }));
+  const topPriority = Math.max(...lbs.map((l) => l.priority));
+  const devices = [...new Set(inventory.routes.map((r) => r.dev))];
+  return {
+    // Optional fields are present as null: templates compile in strict mode, where a missing key throws.
+    cluster: {
+      ...cluster,
+      healthCheck: cluster.healthCheck ?? null,
+      keepalived: { ...cluster.keepalived, check: { ...cluster.keepalived.check, weight: cluster.keepalived.check.weight ?? null } },
+      vipCidr: `${cluster.vip.address}/${cluster.vip.prefix}`,
+      authPass: cluster.keepalived.authPass.value,
+    },
+    host: {
+      name: host.name,
+      address: host.address,
+      ...(host.interface ? { interface: host.interface } : {}),
+      ...(host.priority !== undefined ? { priority: host.priority, state: host.priority === topPriority ? 'MASTER' : 'BACKUP' } : {}),
+    },
+    servers: inventory.hosts.filter((h) => hasRole(h, 'server')).map((h) => ({ name: h.name, address: h.address })),
+    lbs,
+    peers: lbs.filter((l) => l.name !== host.name).map(({ name, address }) => ({ name, address })),
+    sysctls: Object.entries(inventory.sysctls).map(([key, value]) => ({ key, value })),
+    routes: inventory.routes,
+    routeDevices: devices.map((dev) => ({ dev, routes: inventory.routes.filter((r) => r.dev === dev) })),
+  };
+}

@@ -1,0 +1,82 @@
+// Pure: (resources, facts) → changes. Each kind compares one wanted value with one fact, pyinfra-style.
+// Services are compared last because a changed file decides whether its service reloads.
+import type { HostFacts } from '../facts/gather.js';
+import type { Route } from '../inventory/types.js';
+import { HostError } from '../errors.js';
+import type { Change, Resource, ResourceOf, ServiceAction } from './types.js';
+
+const sameMode = (a: string, b: string): boolean => parseInt(a, 8) === parseInt(b, 8);
+
+export const routeMatches = (r: Route, facts: HostFacts): boolean =>
+  facts.routes.some((f) => f.to === r.to && f.via === r.via && f.dev === r.dev);
+
+function diffPackage(r: ResourceOf<'package'>, facts: HostFacts, host: string): Change[] {
+  const missing = r.names.filter((name) => facts.packages[name] === undefined);
+  if (missing.length === 0) return [];
+  if (!facts.packageManager) throw new HostError(host, `no apt-get, dnf or yum found to install ${missing.join(', ')}`);
+  return [{ kind: 'package', manager: facts.packageManager, install: missing }];
+}
+
+function diffSysctl(r: ResourceOf<'sysctl'>, facts: HostFacts): Change[] {
+  const current = facts.sysctls[r.key];
+  return current === r.value ? [] : [{ kind: 'sysctl', key: r.key, ...(current !== undefined ? { from: current } : {}), to: r.value }];
+}
+
+function diffRoute(r: ResourceOf<'route'>, facts: HostFacts): Change[] {
+  return routeMatches(r.route, facts) ? [] : [{ kind: 'route', route: r.route }];
+}
+
+function diffFile(r: ResourceOf<'file'>, facts: HostFacts): Change[] {
+  const before = facts.files[r.path];
+  if (before && before.content === r.content && sameMode(before.mode, r.mode)) return [];
+  return [
+    {
+      kind: 'file',
+      path: r.path,
+      ...(before ? { before } : {}),
+      content: r.content,
+      mode: r.mode,
+      owner: before?.owner ?? 'root',
+      group: before?.group ?? 'root',
+      ...(r.validate ? { validate: r.validate } : {}),
+      daemonReload: r.daemonReload,
+      secrets: r.secrets,
+    },
+  ];
+}
+
+function diffService(r: ResourceOf<'service'>, facts: HostFacts, changedFiles: ReadonlySet<string>, host: string): Change[] {
+  if (!facts.systemd) throw new HostError(host, `systemd is not running; cannot manage service ${r.name}`);
+  const state = facts.services[r.name];
+  const actions: ServiceAction[] = [];
+  const why: string[] = [];
+  if (state?.enabled !== 'enabled' && state?.enabled !== 'static') {
+    actions.push('enable');
+    why.push(state?.enabled ? `is ${state.enabled}` : 'not installed yet');
+  }
+  const triggers = r.reloadOn.filter((p) => changedFiles.has(p));
+  if (r.running && state?.active !== 'active') {
+    actions.push('start');
+    why.push(state && state.active !== 'inactive' ? `is ${state.active}` : 'not running');
+  } else if (r.running && triggers.length > 0) {
+    actions.push(r.onChange);
+    why.push(`${triggers.join(', ')} changed`);
+  }
+  return actions.length === 0 ? [] : [{ kind: 'service', name: r.name, actions, why: why.join('; ') }];
+}
+
+export function diffResources(resources: readonly Resource[], facts: HostFacts, host: string): Change[] {
+  const changes: Change[] = [];
+  for (const r of resources) {
+    switch (r.kind) {
+      case 'package': changes.push(...diffPackage(r, facts, host)); break;
+      case 'sysctl': changes.push(...diffSysctl(r, facts)); break;
+      case 'route': changes.push(...diffRoute(r, facts)); break;
+      case 'file': changes.push(...diffFile(r, facts)); break;
+      case 'service': break; // below, once every file change is known
+    }
+  }
+  const changedFiles = new Set(changes.flatMap((c) => (c.kind === 'file' ? [c.path] : [])));
+  for (const r of resources) if (r.kind === 'service') changes.push(...diffService(r, facts, changedFiles, host));
+  return changes;
+}

@@ -1,0 +1,171 @@
+// One ssh2 connection per host, reused for every step. Host keys are checked against the inventory's
+// known_hosts file under its policy; scripts go over stdin to `sh -s`, so no script text is ever quoted.
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Client, type ConnectConfig } from 'ssh2';
+import { HostError } from '../errors.js';
+import type { Host, SshSettings } from '../inventory/types.js';
+import {
+  hostKeyAlgorithmsFor,
+  hostLookupName,
+  keyTypeOf,
+  knownHostsLine,
+  knownKeysFor,
+} from './knownHosts.js';
+import type { ExecResult, Transport } from './transport.js';
+
+async function readOptional(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw error;
+  }
+}
+
+/** ssh2 options for one hop, with the host-key check wired to known_hosts. */
+async function hopConfig(
+  label: string,
+  address: string,
+  port: number,
+  ssh: SshSettings,
+): Promise<{ config: ConnectConfig; hostKeyProblem: () => string | undefined }> {
+  const lookupName = hostLookupName(address, port);
+  const known = knownKeysFor(await readOptional(ssh.knownHostsFile), lookupName);
+  let problem: string | undefined;
+  const config: ConnectConfig = {
+    host: address,
+    port,
+    username: ssh.user,
+    readyTimeout: ssh.connectTimeoutMs,
+    keepaliveInterval: ssh.keepaliveIntervalMs,
+    keepaliveCountMax: 3,
+    tryKeyboard: false,
+    ...(ssh.identityFile ? { privateKey: await readFile(ssh.identityFile) } : {}),
+    ...(ssh.useAgent && process.env.SSH_AUTH_SOCK ? { agent: process.env.SSH_AUTH_SOCK } : {}),
+    ...(ssh.password ? { password: ssh.password.value } : {}),
+    ...(known.length > 0 && ssh.hostKeyPolicy !== 'off'
+      ? { algorithms: { serverHostKey: hostKeyAlgorithmsFor(known) as never } }
+      : {}),
+    hostVerifier: (blob: Buffer): boolean => {
+      if (ssh.hostKeyPolicy === 'off') return true;
+      if (known.some((k) => k.revoked && k.blob.equals(blob))) {
+        problem = `host key of ${lookupName} is marked @revoked in ${ssh.knownHostsFile}`;
+        return false;
+      }
+      if (known.some((k) => !k.revoked && k.blob.equals(blob))) return true;
+      if (known.length === 0 && ssh.hostKeyPolicy === 'accept-new') {
+        void mkdir(dirname(ssh.knownHostsFile), { recursive: true })
+          .then(() => appendFile(ssh.knownHostsFile, knownHostsLine(lookupName, blob), { mode: 0o600 }))
+          .catch(() => undefined);
+        return true;
+      }
+      problem =
+        known.length === 0
+          ? `no host key for ${lookupName} in ${ssh.knownHostsFile} (hostKeyPolicy strict; add it, or use accept-new once)`
+          : `HOST KEY MISMATCH for ${lookupName}: the ${keyTypeOf(blob)} key it sent is not the one in ${ssh.knownHostsFile} — possible man-in-the-middle; refusing to connect`;
+      return false;
+    },
+  };
+  void label;
+  return { config, hostKeyProblem: () => problem };
+}
+
+function connect(label: string, config: ConnectConfig, hostKeyProblem: () => string | undefined): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    client
+      .once('ready', () => resolve(client))
+      .once('error', (error: Error & { level?: string }) => {
+        const why =
+          hostKeyProblem() ??
+          (error.level === 'client-authentication'
+            ? `authentication failed for user ${config.username} (tried: ${[
+                config.privateKey ? 'key file' : '',
+                config.agent ? 'agent' : '',
+                config.password ? 'password' : '',
+              ]
+                .filter(Boolean)
+                .join(', ') || 'nothing: set ssh.identityFile, ssh.password or an agent'})`
+            : error.message);
+        reject(new HostError(label, `ssh ${config.host}:${config.port}: ${why}`));
+      })
+      .connect(config);
+  });
+}
+
+export class SshTransport implements Transport {
+  #execCount = 0;
+  private constructor(
+    private readonly host: Host,
+    private readonly client: Client,
+    private readonly jump: Client | undefined,
+  ) {}
+
+  static async open(host: Host): Promise<SshTransport> {
+    const { ssh } = host;
+    let jump: Client | undefined;
+    let sock: NodeJS.ReadableStream | undefined;
+    if (ssh.jumpHost) {
+      const [jumpAddress = ssh.jumpHost, jumpPort = '22'] = ssh.jumpHost.split(':');
+      const hop = await hopConfig(host.name, jumpAddress, Number(jumpPort), ssh);
+      jump = await connect(`${host.name} (via ${ssh.jumpHost})`, hop.config, hop.hostKeyProblem);
+      const jumpClient = jump;
+      sock = await new Promise((resolve, reject) =>
+        jumpClient.forwardOut('127.0.0.1', 0, host.address, ssh.port, (error, stream) =>
+          error ? reject(new HostError(host.name, `jump host ${ssh.jumpHost}: ${error.message}`)) : resolve(stream),
+        ),
+      );
+    }
+    const hop = await hopConfig(host.name, host.address, ssh.port, ssh);
+    try {
+      const client = await connect(host.name, { ...hop.config, ...(sock ? { sock: sock as never } : {}) }, hop.hostKeyProblem);
+      return new SshTransport(host, client, jump);
+    } catch (error) {
+      jump?.end();
+      throw error;
+    }
+  }
+
+  get execCount(): number {
+    return this.#execCount;
+  }
+
+  exec(script: string): Promise<ExecResult> {
+    this.#execCount += 1;
+    const { ssh } = this.host;
+    const shell = ssh.user === 'root' ? 'sh -s' : 'sudo -n sh -s';
+    return new Promise((resolve, reject) => {
+      this.client.exec(shell, (error, channel) => {
+        if (error) return reject(new HostError(this.host.name, `exec: ${error.message}`));
+        const stdout: Buffer[] = [];
+        const stderr: Buffer[] = [];
+        const timer = setTimeout(() => {
+          channel.close();
+          reject(new HostError(this.host.name, `command timed out after ${ssh.commandTimeoutMs / 1000}s`));
+        }, ssh.commandTimeoutMs);
+        channel.on('data', (chunk: Buffer) => stdout.push(chunk));
+        channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+        channel.on('close', (code: number | null, signal?: string) => {
+          clearTimeout(timer);
+          const result = {
+            code: code ?? 255,
+            stdout: Buffer.concat(stdout).toString('utf8'),
+            stderr: Buffer.concat(stderr).toString('utf8'),
+          };
+          if (ssh.user !== 'root' && result.code === 1 && /sudo: a (terminal|password) is required/.test(result.stderr)) {
+            return reject(new HostError(this.host.name, `user ${ssh.user} needs passwordless sudo (NOPASSWD) to run as root`));
+          }
+          if (signal) return reject(new HostError(this.host.name, `remote shell killed by signal ${signal}`));
+          resolve(result);
+        });
+        channel.end(script);
+      });
+    });
+  }
+
+  close(): void {
+    this.client.end();
+    this.jump?.end();
+  }
+}

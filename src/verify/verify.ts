@@ -1,0 +1,85 @@
+// Verification: what a user would check by hand. On-host checks read the facts the agents already hold
+// (the probes ride in the facts exec); controller checks connect to the VIP as a client would.
+import { connect } from 'node:net';
+import { request } from 'node:https';
+import type { HostFacts } from '../facts/gather.js';
+import { hasRole, type Inventory } from '../inventory/types.js';
+
+export interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string; // why it passed or failed
+}
+
+export const vipHolders = (inventory: Inventory, facts: ReadonlyMap<string, HostFacts>): string[] =>
+  [...facts].filter(([, f]) => f.addresses.some((a) => a.cidr.split('/')[0] === inventory.cluster.vip.address)).map(([name]) => name);
+
+/** Pure: checks answered by the hosts' facts. Only hosts present in `facts` are judged. */
+export function hostChecks(inventory: Inventory, facts: ReadonlyMap<string, HostFacts>): Check[] {
+  const lbs = inventory.hosts.filter((h) => hasRole(h, 'lb'));
+  const checks: Check[] = [];
+  if (lbs.every((lb) => facts.has(lb.name))) {
+    const holders = vipHolders(inventory, facts);
+    checks.push({
+      name: `exactly one lb holds the VIP ${inventory.cluster.vip.address}`,
+      ok: holders.length === 1,
+      detail: holders.length === 0 ? 'no lb holds it' : `held by ${holders.join(', ')}`,
+    });
+  }
+  for (const lb of lbs) {
+    const f = facts.get(lb.name);
+    if (!f) continue;
+    for (const service of ['haproxy', 'keepalived']) {
+      const state = f.services[service]?.active ?? 'unknown';
+      checks.push({ name: `${lb.name}: ${service} active`, ok: state === 'active', detail: state });
+    }
+    const unreachable = Object.entries(f.backends).filter(([, ok]) => !ok).map(([target]) => target);
+    const total = Object.keys(f.backends).length;
+    checks.push({
+      name: `${lb.name}: reaches every backend (nc -z)`,
+      ok: unreachable.length === 0 && total > 0,
+      detail: unreachable.length === 0 ? `${total}/${total} reachable` : `cannot reach ${unreachable.join(', ')}`,
+    });
+  }
+  return checks;
+}
+
+function tcpCheck(address: string, port: number, timeoutMs: number): Promise<Check> {
+  const name = `VIP accepts TCP on ${address}:${port} (nc -z)`;
+  return new Promise((resolve) => {
+    const socket = connect({ host: address, port, timeout: timeoutMs });
+    const done = (ok: boolean, detail: string): void => {
+      socket.destroy();
+      resolve({ name, ok, detail });
+    };
+    socket.once('connect', () => done(true, 'connected'));
+    socket.once('timeout', () => done(false, `no answer within ${timeoutMs} ms`));
+    socket.once('error', (error) => done(false, error.message));
+  });
+}
+
+function httpsCheck(address: string, port: number, path: string, timeoutMs: number): Promise<Check> {
+  const name = `GET https://${address}:${port}${path} through the VIP (curl -k)`;
+  return new Promise((resolve) => {
+    const req = request({ host: address, port, path, method: 'GET', rejectUnauthorized: false, timeout: timeoutMs, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk.slice(0, 200)));
+      res.on('end', () => {
+        const ok = res.statusCode === 200;
+        resolve({ name, ok, detail: `${res.statusCode} ${body.trim().slice(0, 60)}` });
+      });
+    });
+    req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.once('error', (error) => resolve({ name, ok: false, detail: error.message }));
+    req.end();
+  });
+}
+
+/** Checks run from this machine, as a client of the VIP. */
+export async function controllerChecks(inventory: Inventory, timeoutMs = 3000): Promise<Check[]> {
+  const { vip, frontendPort, healthCheck } = inventory.cluster;
+  const tcp = await tcpCheck(vip.address, frontendPort, timeoutMs);
+  if (!tcp.ok) return [tcp];
+  return [tcp, await httpsCheck(vip.address, frontendPort, healthCheck?.path ?? '/healthz', timeoutMs)];
+}
