@@ -26,9 +26,9 @@ export class HostError extends Error {
   override readonly name = 'HostError';
   constructor(
     readonly host: string,
-    message: string,
+    readonly reason: string, // the message without the host name, for reports that already name it
   ) {
-    super(`${host}: ${message}`);
+    super(`${host}: ${reason}`);
   }
 }
 

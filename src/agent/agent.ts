@@ -55,6 +55,7 @@ export class HostAgent {
     const transport = await this.transport();
     const result = await transport.exec(applyScript(steps, this.changes));
     const outcome = parseApplyOutput(result.stdout, steps.length);
+    if (outcome.ok && result.code !== 0) throw new HostError(this.host.name, redact(`apply script exited ${result.code}: ${result.stderr.trim()}`));
     if (!outcome.ok) {
       const step = steps[outcome.failedStep ?? 0]?.label ?? 'apply';
       const detail = (outcome.output || result.stderr).trim().split('\n').slice(-25).join('\n');

@@ -7,6 +7,7 @@ import type { Change } from '../resources/types.js';
 import { redactor, type Redactor } from '../redact.js';
 import { controllerChecks, hostChecks, type Check } from '../verify/verify.js';
 import type { HostFacts } from '../facts/gather.js';
+import { HostError } from '../errors.js';
 import { HostAgent, sshConnector, type Connector } from './agent.js';
 
 export type HostStatus = 'in-sync' | 'pending' | 'changed' | 'failed';
@@ -73,7 +74,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
       try {
         await work();
       } catch (error) {
-        errors.set(agent.host.name, redact((error as Error).message));
+        errors.set(agent.host.name, redact(error instanceof HostError ? error.reason : (error as Error).message));
       }
     });
 

@@ -9,6 +9,7 @@ import { command, quote, writeFileCommand } from '../transport/quote.js';
 export const BACKUP_DIR = '/var/lib/ha-provision/backup';
 export const STEP_MARK = '@@ha-provision-step ';
 export const FAIL_MARK = '@@ha-provision-failed ';
+export const DONE_MARK = '@@ha-provision-done';
 
 export interface Step {
   readonly label: string;
@@ -86,8 +87,10 @@ export function applyScript(steps: readonly Step[], changes: readonly Change[]):
   return [
     'export LC_ALL=C DEBIAN_FRONTEND=noninteractive',
     // Whatever happens, no staged file is left behind (after a commit they no longer exist).
-    ...(staged.length > 0 ? [`trap ${quote(`rm -f ${staged.join(' ')}`)} EXIT`] : []),
+    // A signal exits through the EXIT trap too.
+    ...(staged.length > 0 ? [`trap ${quote(`rm -f ${staged.join(' ')}`)} EXIT`, "trap 'exit 1' HUP INT TERM"] : []),
     ...steps.map((step, i) => `echo '${STEP_MARK}${i}'\n{\n${step.script}\n} 2>&1 || { echo '${FAIL_MARK}${i}'; exit 1; }`),
+    `echo '${DONE_MARK}'`,
     '',
   ].join('\n');
 }
@@ -109,6 +112,9 @@ export function parseApplyOutput(stdout: string, stepCount: number): StepOutcome
     const begin = stdout.indexOf(`${STEP_MARK}${index}\n`) + `${STEP_MARK}${index}\n`.length;
     return { ok: false, completed: index, failedStep: index, output: stdout.slice(begin, failed.index).trim() };
   }
-  if (stepCount > 0 && last !== stepCount - 1) return { ok: false, completed: Math.max(last, 0), failedStep: Math.max(last, 0), output: 'the script stopped without reporting (connection lost?)' };
+  // Only the end marker proves the last step finished: a shell killed mid-step prints nothing more.
+  if (!new RegExp(`^${DONE_MARK}$`, 'm').test(stdout)) {
+    return { ok: false, completed: Math.max(last, 0), failedStep: Math.max(last, 0), output: 'the script stopped without reporting (connection lost or shell killed)' };
+  }
   return { ok: true, completed: stepCount };
 }

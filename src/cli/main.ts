@@ -152,7 +152,7 @@ function finish(command: 'plan' | 'up' | 'verify', report: RunReport, redact: Re
     if (report.aborted) out.push('Aborted: nothing was changed.');
     if (apply || command === 'verify') out.push(formatSummary(report.hosts, paint));
     if (report.checks.length > 0) out.push('', formatChecks(report.checks, paint));
-    if (failed.length > 0) out.push('', paint.red('Failed:'), ...failed);
+    if (failed.length > 0 && (apply || command === 'verify')) out.push('', paint.red('Failed:'), ...failed);
     process.stdout.write(`${out.join('\n')}\n`);
   }
   if (failed.length > 0 || checksFailed || report.aborted) return 1;

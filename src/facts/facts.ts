@@ -104,8 +104,8 @@ export function packagesFact(names: readonly string[]): Fact<Record<string, stri
       const installed: Record<string, string> = {};
       for (const line of lines(stdout)) {
         const [name, version, status] = line.split('\t');
-        // dpkg keeps removed-but-configured packages ("rc"); only "ii" is installed.
-        if (name && version && status?.trim() === 'ii') installed[name] = version;
+        // Status-Abbrev is want/state/error: state "i" is installed ("ii", held "hi"); "rc" is removed.
+        if (name && version && status?.[1] === 'i') installed[name] = version;
       }
       return installed;
     },
@@ -122,8 +122,11 @@ export function sysctlsFact(keys: readonly string[]): Fact<Record<string, string
     parse(stdout) {
       const values: Record<string, string> = {};
       for (const line of lines(stdout)) {
-        const [key, value] = line.split('\t');
-        if (key && value !== undefined && value.trim() !== '') values[key] = value.trim().replace(/\s+/g, ' ');
+        // Multi-value keys (ip_local_port_range) are tab-separated too: split at the first tab only.
+        const tab = line.indexOf('\t');
+        const key = line.slice(0, tab);
+        const value = line.slice(tab + 1).trim().replace(/\s+/g, ' ');
+        if (tab > 0 && value !== '') values[key] = value;
       }
       return values;
     },
@@ -163,7 +166,7 @@ export function filesFact(paths: readonly string[]): Fact<Record<string, FileFac
   return {
     name: 'files',
     command: paths
-      .map((p) => `echo ${quote(`@file ${p}`)}; if [ -f ${quote(p)} ]; then stat -c '%U %G %a' ${quote(p)}; base64 < ${quote(p)}; fi`)
+      .map((p) => `echo ${quote(`@file ${p}`)}; if [ -f ${quote(p)} ]; then stat -L -c '%U %G %a' ${quote(p)}; base64 < ${quote(p)}; fi`)
       .join('\n'),
     parse(stdout) {
       const files: Record<string, FileFact | undefined> = {};

@@ -64,7 +64,8 @@ function factsFor(needs: FactNeeds) {
 /** The one script that reads them all. Stderr of each snippet is dropped: a missing tool is a fact too. */
 export function gatherScript(needs: FactNeeds): string {
   const parts = Object.entries(factsFor(needs)).map(
-    ([key, fact]) => `echo '${MARK}${key}'\n{\n${fact.command}\n} 2>/dev/null`,
+    // `:` keeps the group valid sh when a fact has nothing to read (e.g. no managed sysctls).
+    ([key, fact]) => `echo '${MARK}${key}'\n{\n${fact.command || ':'}\n} 2>/dev/null`,
   );
   return ['export LC_ALL=C', ...parts, `echo '${MARK}end'`, ''].join('\n');
 }

@@ -1,17 +1,21 @@
 // A plan as a human reads it: per host, each change on one line, files as unified diffs. Secrets are
-// masked before diffing, so an unchanged password shows no line and a changed one shows only masks.
+// masked before diffing: an unchanged password shows no line, a changed one a masked line marked (changed).
 import { createTwoFilesPatch } from 'diff';
 import type { Change } from '../resources/types.js';
-import { maskPatterns, type Redactor } from '../redact.js';
+import { capturedSecrets, maskPatterns, MASK, type Redactor } from '../redact.js';
 
 export function fileDiff(change: Extract<Change, { kind: 'file' }>, redact: Redactor): string {
-  const mask = (text: string): string => redact(maskPatterns(text, change.secrets));
+  // A changed secret must still show as a changed line, without showing either value.
+  const secretChanged =
+    change.before !== undefined &&
+    capturedSecrets(change.before.content, change.secrets).join('\n') !== capturedSecrets(change.content, change.secrets).join('\n');
+  const mask = (text: string, label = MASK): string => redact(maskPatterns(text, change.secrets, label));
   const before = change.before ? mask(change.before.content) : '';
   const patch = createTwoFilesPatch(
     change.before ? `a${change.path}` : '/dev/null',
     `b${change.path}`,
     before,
-    mask(change.content),
+    mask(change.content, secretChanged ? `${MASK} (changed)` : MASK),
     '',
     '',
     { context: 3 },

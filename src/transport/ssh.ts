@@ -25,7 +25,6 @@ async function readOptional(file: string): Promise<string> {
 
 /** ssh2 options for one hop, with the host-key check wired to known_hosts. */
 async function hopConfig(
-  label: string,
   address: string,
   port: number,
   ssh: SshSettings,
@@ -67,7 +66,6 @@ async function hopConfig(
       return false;
     },
   };
-  void label;
   return { config, hostKeyProblem: () => problem };
 }
 
@@ -108,7 +106,7 @@ export class SshTransport implements Transport {
     let sock: NodeJS.ReadableStream | undefined;
     if (ssh.jumpHost) {
       const [jumpAddress = ssh.jumpHost, jumpPort = '22'] = ssh.jumpHost.split(':');
-      const hop = await hopConfig(host.name, jumpAddress, Number(jumpPort), ssh);
+      const hop = await hopConfig(jumpAddress, Number(jumpPort), ssh);
       jump = await connect(`${host.name} (via ${ssh.jumpHost})`, hop.config, hop.hostKeyProblem);
       const jumpClient = jump;
       sock = await new Promise((resolve, reject) =>
@@ -117,7 +115,7 @@ export class SshTransport implements Transport {
         ),
       );
     }
-    const hop = await hopConfig(host.name, host.address, ssh.port, ssh);
+    const hop = await hopConfig(host.address, ssh.port, ssh);
     try {
       const client = await connect(host.name, { ...hop.config, ...(sock ? { sock: sock as never } : {}) }, hop.hostKeyProblem);
       return new SshTransport(host, client, jump);

@@ -1,0 +1,130 @@
+// `plan` and `up` against a real lab (2 lbs + 4 servers; the inventory starts with 3 of them): what a
+// platform engineer checks before trusting the tool with their API endpoint.
+import { describe, expect, it, beforeAll } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labExec, labStart, labStop } from '../../src/lab/index.js';
+import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
+import { cli, httpsGet, labSuite, startTestLab } from './harness.js';
+
+const NAME = 'e2eup';
+const SUBNET = '10.213.51.0/24';
+const VIP = '10.213.51.100';
+const SECRET = 'labpass1'; // the lab inventory's authPass: it must never be printed
+const lb1 = `${NAME}-lb-1`;
+const lb2 = `${NAME}-lb-2`;
+const lbs = [lb1, lb2];
+const work = mkdtempSync(join(tmpdir(), 'ha-e2e-up-'));
+
+let full = ''; // the lab's inventory: 4 servers
+let three = ''; // the same without server-4: what the fleet starts with
+let hosts: string[] = [];
+
+async function sh(node: string, script: string): Promise<string> {
+  const r = await labExec(NAME, node, ['sh', '-c', script]);
+  if (r.code !== 0) throw new Error(`${node}: ${script}: exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** What must not change under `plan`: every file under /etc and every unit's state. */
+const snapshot = (node: string) =>
+  sh(node, 'find /etc -type f -print0 | sort -z | xargs -0 sha256sum; systemctl list-units --all --no-legend --plain | sort');
+
+/** Main PID and start time: a restart changes both, a reload neither. */
+const serviceIdentity = (node: string, unit: string) =>
+  sh(node, `systemctl show -p MainPID,ExecMainStartTimestampMonotonic ${unit}`);
+
+labSuite('up and plan against real hosts', () => {
+  beforeAll(async () => {
+    const lab = await startTestLab({ name: NAME, subnet: SUBNET, lbs: 2, servers: 4 });
+    full = lab.inventoryFile;
+    hosts = lab.hosts.map((h) => h.name);
+    three = join(work, 'three.yaml');
+    writeFileSync(three, readFileSync(full, 'utf8').replace(/^.*-server-4:.*\n/m, ''));
+  });
+
+  it('plan on fresh hosts exits 2, lists installs and new files, and changes nothing', async () => {
+    const before = await Promise.all(hosts.map(snapshot));
+    const r = await cli(['plan', three]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toContain(`${lb1}: `);
+    expect(r.stdout).toContain('install haproxy, keepalived, curl (apt-get)');
+    expect(r.stdout).toContain('create /etc/haproxy/haproxy.cfg');
+    expect(r.stdout).toContain('+++ b/etc/keepalived/keepalived.conf');
+    expect(r.stdout).toMatch(/^\s+\+\s+auth_pass \*{8}$/m);
+    expect(r.stdout + r.stderr).not.toContain(SECRET);
+    expect(await Promise.all(hosts.map(snapshot))).toEqual(before);
+  });
+
+  it('up converges: the VIP sits on the priority-200 lb and serves the stand-in through haproxy', async () => {
+    const r = await cli(['up', three, '--yes']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(SECRET);
+    expect(await sh(lb1, 'ip -o -4 addr show')).toContain(`inet ${VIP}/24`);
+    expect(await sh(lb2, 'ip -o -4 addr show')).not.toContain(`inet ${VIP}/`);
+    expect(await httpsGet(`https://${VIP}:6443/healthz`)).toEqual({ status: 200, body: 'ok' });
+  });
+
+  it('a second up changes nothing, restarts nothing and costs one exec per host; plan exits 0', async () => {
+    const before = await Promise.all(lbs.flatMap((n) => [serviceIdentity(n, 'haproxy'), serviceIdentity(n, 'keepalived')]));
+    const r = await cli(['up', three, '--yes', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { hosts: { host: string; changes: unknown[]; execs: number }[]; checks: { ok: boolean }[] };
+    expect(report.hosts.map((h) => [h.host, h.changes.length, h.execs])).toEqual(hosts.filter((h) => !h.endsWith('-4')).map((h) => [h, 0, 1]));
+    expect(report.checks.length).toBeGreaterThan(0);
+    expect(report.checks.every((c) => c.ok)).toBe(true);
+    expect(await Promise.all(lbs.flatMap((n) => [serviceIdentity(n, 'haproxy'), serviceIdentity(n, 'keepalived')]))).toEqual(before);
+    expect((await cli(['plan', three])).code).toBe(0);
+  });
+
+  it('adding a server and changing a timeout: plan shows exactly those lines; up reloads haproxy only', async () => {
+    const changed = join(work, 'four.yaml');
+    writeFileSync(changed, readFileSync(full, 'utf8').replace(/^cluster:\n/m, 'cluster:\n  haproxy: { timeouts: { client: 45s } }\n'));
+    const plan = await cli(['plan', changed, '--json', `--limit=${lb1},${lb2}`]);
+    expect(plan.code, plan.stderr).toBe(2);
+    for (const host of JSON.parse(plan.stdout).hosts as { changes: { kind: string; summary: string; diff?: string }[] }[]) {
+      expect(host.changes.map((c) => c.summary)).toEqual(['update /etc/haproxy/haproxy.cfg', 'reload haproxy (/etc/haproxy/haproxy.cfg changed)']);
+      const edits = host.changes[0]!.diff!.split('\n').filter((l) => /^[+-](?![+-]{2})/.test(l));
+      expect(edits).toEqual(['-    timeout client 20s', '+    timeout client 45s', `+    server ${NAME}-server-4 10.213.51.24:6443`]);
+    }
+    const haproxyBefore = await Promise.all(lbs.map((n) => serviceIdentity(n, 'haproxy')));
+    const keepalivedBefore = await Promise.all(lbs.map((n) => serviceIdentity(n, 'keepalived')));
+    const up = await cli(['up', changed, '--yes']);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    expect(await Promise.all(lbs.map((n) => serviceIdentity(n, 'haproxy')))).toEqual(haproxyBefore); // reloaded: same master
+    expect(await Promise.all(lbs.map((n) => serviceIdentity(n, 'keepalived')))).toEqual(keepalivedBefore);
+    expect(await sh(lb1, 'cat /etc/haproxy/haproxy.cfg')).toContain(`server ${NAME}-server-4 10.213.51.24:6443`);
+    expect((await cli(['plan', changed])).code).toBe(0);
+  });
+
+  it('a haproxy config that fails validation replaces nothing and the VIP keeps serving', async () => {
+    const templates = join(work, 'broken-templates');
+    mkdirSync(join(templates, 'haproxy'), { recursive: true });
+    const good = readFileSync(join(PROJECT_ROOT, 'templates/haproxy/haproxy.cfg.hbs'), 'utf8');
+    writeFileSync(join(templates, 'haproxy/haproxy.cfg.hbs'), good.replace('    balance roundrobin', '    balance roundrobin\n    no-such-keyword here'));
+    const before = await sh(lb1, 'sha256sum /etc/haproxy/haproxy.cfg');
+    const r = await cli(['up', full, '--yes', '--templates', templates]);
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toContain('step "validate /etc/haproxy/haproxy.cfg" failed');
+    expect(r.stdout + r.stderr).toMatch(/no-such-keyword/);
+    expect(await sh(lb1, 'sha256sum /etc/haproxy/haproxy.cfg')).toBe(before);
+    expect(await sh(lb1, 'ls -a /etc/haproxy')).not.toContain('ha-provision-new');
+    expect(await httpsGet(`https://${VIP}:6443/healthz`)).toEqual({ status: 200, body: 'ok' });
+  });
+
+  it('after a crash and boot, a host has its sysctls and routes back', async () => {
+    const node = `${NAME}-server-1`;
+    await labStop(NAME, node);
+    await labStart(NAME, node);
+    expect((await sh(node, 'cat /proc/sys/net/ipv4/ip_nonlocal_bind')).trim()).toBe('1');
+    // The route unit runs after network-online: give the boot a few seconds to get there.
+    let routes = '';
+    for (let i = 0; i < 30 && !routes.includes('10.254.0.0/16'); i += 1) {
+      routes = await sh(node, 'ip -4 route show');
+      if (!routes.includes('10.254.0.0/16')) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(routes).toMatch(/^10\.254\.0\.0\/16 via 10\.213\.51\.1 dev host0/m);
+    expect((await cli(['plan', full, '--limit', node])).code).toBe(0);
+  });
+});

@@ -1,0 +1,251 @@
+// The apply script: which commands each change becomes, and — run for real with `sh` on files in a
+// temp directory — that files are replaced all together or not at all.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { applyScript, applySteps, backupPath, BACKUP_DIR, parseApplyOutput, type Step } from '../../src/apply/script.js';
+import type { FileFact } from '../../src/facts/facts.js';
+import type { Change } from '../../src/resources/types.js';
+
+type FileChange = Extract<Change, { kind: 'file' }>;
+
+const before = (content: string, mode = '644', owner = 'root', group = 'root'): FileFact => ({
+  content,
+  sha256: createHash('sha256').update(content).digest('hex'),
+  owner,
+  group,
+  mode,
+});
+
+const file = (path: string, content: string, extra: Partial<FileChange> = {}): FileChange => ({
+  kind: 'file',
+  path,
+  content,
+  mode: '0644',
+  owner: 'root',
+  group: 'root',
+  daemonReload: false,
+  secrets: [],
+  ...extra,
+});
+
+/** Label and script of each step, e.g. ["install haproxy", "apt-get update -q && …"]. */
+const shown = (steps: readonly Step[]): [string, string][] => steps.map((s) => [s.label, s.script]);
+
+describe('applySteps', () => {
+  it.each<[string, Change[], [string, string][]]>([
+    [
+      'apt-get refreshes the index first and keeps managed configs',
+      [{ kind: 'package', manager: 'apt-get', install: ['haproxy', 'keepalived'] }],
+      [['install haproxy, keepalived', 'apt-get update -q && apt-get install -y -q -o Dpkg::Options::=--force-confold haproxy keepalived']],
+    ],
+    ['dnf', [{ kind: 'package', manager: 'dnf', install: ['haproxy', 'keepalived', 'curl'] }], [['install haproxy, keepalived, curl', 'dnf install -y -q haproxy keepalived curl']]],
+    ['yum', [{ kind: 'package', manager: 'yum', install: ['keepalived'] }], [['install keepalived', 'yum install -y -q keepalived']]],
+    [
+      'a sysctl is written to /proc/sys',
+      [{ kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', from: '0', to: '1' }],
+      [['sysctl net.ipv4.ip_nonlocal_bind=1', "printf '%s\\n' 1 > /proc/sys/net/ipv4/ip_nonlocal_bind"]],
+    ],
+    [
+      'a route is replaced (idempotent, unlike `ip route add`)',
+      [{ kind: 'route', route: { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' } }],
+      [['route 10.244.0.0/16 via 192.168.20.1 dev eth1', 'ip route replace 10.244.0.0/16 via 192.168.20.1 dev eth1']],
+    ],
+    [
+      'service start takes a service the package already started',
+      [{ kind: 'service', name: 'haproxy', actions: ['enable', 'start'], why: 'not installed yet; not running' }],
+      [
+        ['enable haproxy', 'systemctl enable -q haproxy'],
+        ['start haproxy', 'systemctl reload-or-restart haproxy'],
+      ],
+    ],
+    ['service reload', [{ kind: 'service', name: 'keepalived', actions: ['reload'], why: 'changed' }], [['reload keepalived', 'systemctl reload keepalived']]],
+    ['service restart', [{ kind: 'service', name: 'keepalived', actions: ['restart'], why: 'changed' }], [['restart keepalived', 'systemctl restart keepalived']]],
+  ])('%s', (_name, changes, expected) => {
+    expect(shown(applySteps(changes))).toEqual(expected);
+  });
+
+  it('orders packages, kernel state, files, then services, whatever order the changes come in', () => {
+    const steps = applySteps([
+      { kind: 'service', name: 'haproxy', actions: ['reload'], why: 'x' },
+      file('/etc/haproxy/haproxy.cfg', 'x\n'),
+      { kind: 'route', route: { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' } },
+      { kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', to: '1' },
+      { kind: 'package', manager: 'apt-get', install: ['haproxy'] },
+    ]);
+    expect(steps.map((s) => s.label)).toEqual([
+      'install haproxy',
+      'sysctl net.ipv4.ip_nonlocal_bind=1',
+      'route 10.244.0.0/16 via 192.168.20.1 dev eth1',
+      'upload /etc/haproxy/haproxy.cfg',
+      'install /etc/haproxy/haproxy.cfg',
+      'reload haproxy',
+    ]);
+  });
+
+  describe('files', () => {
+    const cfg = file('/etc/haproxy/haproxy.cfg', 'global\n', { before: before('old\n'), validate: 'haproxy -c -q -f %s', owner: 'root', group: 'haproxy', mode: '0640' });
+    const conf = file('/etc/keepalived/keepalived.conf', 'vrrp_instance VI_1 {}\n', { validate: 'keepalived -t -f %s' });
+    const unit = file('/etc/systemd/system/ha-provision-routes.service', '[Unit]\n', { daemonReload: true });
+    const steps = applySteps([cfg, conf, unit]);
+    const script = (label: string): string => steps.find((s) => s.label === label)?.script ?? `(no step "${label}")`;
+
+    it('uploads every file, then validates every file, then installs them', () => {
+      expect(steps.map((s) => s.label)).toEqual([
+        'upload /etc/haproxy/haproxy.cfg',
+        'upload /etc/keepalived/keepalived.conf',
+        'upload /etc/systemd/system/ha-provision-routes.service',
+        'validate /etc/haproxy/haproxy.cfg',
+        'validate /etc/keepalived/keepalived.conf',
+        'install /etc/haproxy/haproxy.cfg',
+        'install /etc/keepalived/keepalived.conf',
+        'install /etc/systemd/system/ha-provision-routes.service',
+        'systemctl daemon-reload',
+      ]);
+    });
+
+    it.each([
+      ['stages next to the target, owned and moded as wanted', 'upload /etc/haproxy/haproxy.cfg', ['mkdir -p /etc/haproxy', '> /etc/haproxy/.haproxy.cfg.ha-provision-new', 'chown root:haproxy /etc/haproxy/.haproxy.cfg.ha-provision-new', 'chmod 0640 /etc/haproxy/.haproxy.cfg.ha-provision-new']],
+      ['validates the staged copy, not the target', 'validate /etc/haproxy/haproxy.cfg', ['haproxy -c -q -f /etc/haproxy/.haproxy.cfg.ha-provision-new']],
+      ['backs up a file that existed, then moves the staged copy in', 'install /etc/haproxy/haproxy.cfg', [`cp -p /etc/haproxy/haproxy.cfg ${BACKUP_DIR}/etc/haproxy/haproxy.cfg`, 'mv -f /etc/haproxy/.haproxy.cfg.ha-provision-new /etc/haproxy/haproxy.cfg']],
+    ])('%s', (_name, label, fragments) => {
+      for (const fragment of fragments) expect(script(label)).toContain(fragment);
+    });
+
+    it('does not back up a file that did not exist', () => {
+      expect(script('install /etc/keepalived/keepalived.conf')).toBe('mv -f /etc/keepalived/.keepalived.conf.ha-provision-new /etc/keepalived/keepalived.conf');
+    });
+
+    it.each<[string, FileChange[], boolean]>([
+      ['a unit file changed', [unit], true],
+      ['only other files changed', [cfg, conf], false],
+    ])('daemon-reload when %s', (_name, changes, expected) => {
+      expect(applySteps(changes).some((s) => s.script === 'systemctl daemon-reload')).toBe(expected);
+    });
+
+    it('quotes a validate command placeholder that needs quoting', () => {
+      const odd = applySteps([file("/etc/odd dir/it's.cfg", 'x\n', { validate: 'check %s' })]);
+      expect(odd.find((s) => s.label.startsWith('validate'))?.script).toBe(`check '/etc/odd dir/.it'\\''s.cfg.ha-provision-new'`);
+    });
+  });
+});
+
+describe('applyScript, run for real with sh', () => {
+  const isRoot = process.getuid?.() === 0;
+  const user = execFileSync('id', ['-un'], { encoding: 'utf8' }).trim();
+  const group = execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim();
+  // A validator like `haproxy -c`: silent when fine, complains on stderr otherwise.
+  const VALIDATE = `sh -c 'grep -q good "$1" || { echo "$1: no good line found" >&2; exit 1; }' validate %s`;
+
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ha-apply-'));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(backupPath(dir), { recursive: true, force: true }); // only the backups of this test's files
+    // …and the directories above them, if the run created them and they are now empty.
+    for (let d = dirname(backupPath(dir)); d.startsWith(BACKUP_DIR) || d === dirname(BACKUP_DIR); d = dirname(d)) {
+      try {
+        rmdirSync(d);
+      } catch {
+        break; // not empty (or not there): someone else's
+      }
+    }
+  });
+
+  const run = (changes: Change[]) => {
+    const steps = applySteps(changes);
+    // Fed on stdin, as the SSH transport does.
+    const result = spawnSync('sh', [], { input: applyScript(steps, changes), encoding: 'utf8' });
+    return { steps, result, outcome: parseApplyOutput(result.stdout, steps.length) };
+  };
+  const staged = (): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.includes('ha-provision-new'));
+  const existing = (name: string, content: string, mode = 0o644): string => {
+    const path = join(dir, name);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content, { mode });
+    return path;
+  };
+  const change = (path: string, content: string, mode: string, old?: string): FileChange =>
+    file(path, content, { mode, owner: user, group, validate: VALIDATE, ...(old !== undefined ? { before: before(old) } : {}) });
+
+  it.skipIf(!isRoot)('installs every file with its mode, backs up the old version, leaves nothing staged (needs root for /var/lib)', () => {
+    const cfg = existing('haproxy.cfg', 'old haproxy\n');
+    const conf = join(dir, 'keepalived', 'keepalived.conf'); // new file in a new directory
+
+    const { result, outcome, steps } = run([change(cfg, 'good haproxy\n', '0640', 'old haproxy\n'), change(conf, 'good keepalived\n', '0600')]);
+
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+    expect(outcome).toEqual({ ok: true, completed: steps.length });
+    expect(readFileSync(cfg, 'utf8')).toBe('good haproxy\n');
+    expect(statSync(cfg).mode & 0o7777).toBe(0o640);
+    expect(readFileSync(conf, 'utf8')).toBe('good keepalived\n');
+    expect(statSync(conf).mode & 0o7777).toBe(0o600);
+    expect(readFileSync(backupPath(cfg), 'utf8')).toBe('old haproxy\n');
+    expect(existsSync(backupPath(conf))).toBe(false);
+    expect(staged()).toEqual([]);
+  });
+
+  it.each([
+    ['the first file', 0],
+    ['the second file', 1],
+  ])('when %s fails validation, no file is replaced and nothing stays staged', (_name, bad) => {
+    const paths = [existing('haproxy.cfg', 'old haproxy\n'), existing('keepalived.conf', 'old keepalived\n')];
+    const contents = ['good haproxy\n', 'good keepalived\n'];
+    contents[bad] = 'broken\n';
+
+    const { result, outcome, steps } = run([change(paths[0]!, contents[0]!, '0644', 'old haproxy\n'), change(paths[1]!, contents[1]!, '0644', 'old keepalived\n')]);
+
+    expect(result.status).not.toBe(0);
+    expect(readFileSync(paths[0]!, 'utf8')).toBe('old haproxy\n');
+    expect(readFileSync(paths[1]!, 'utf8')).toBe('old keepalived\n');
+    expect(staged()).toEqual([]);
+    const failed = steps.findIndex((s) => s.label === `validate ${paths[bad]}`);
+    expect(failed).toBeGreaterThan(0);
+    expect(outcome).toMatchObject({ ok: false, failedStep: failed, completed: failed });
+    expect(outcome.output).toContain('no good line found');
+    expect(outcome.output).toContain(`.${bad === 0 ? 'haproxy.cfg' : 'keepalived.conf'}.ha-provision-new`);
+  });
+});
+
+describe('parseApplyOutput', () => {
+  const M = '@@ha-provision-step ';
+  const F = '@@ha-provision-failed ';
+  const D = '@@ha-provision-done\n';
+
+  it.each<[string, string, number, object]>([
+    ['every step ran', `${M}0\n${M}1\nok\n${M}2\n${D}`, 3, { ok: true, completed: 3 }],
+    ['nothing to do', D, 0, { ok: true, completed: 0 }],
+    ['the last step started but never finished', `${M}0\n${M}1\nok\n${M}2\n`, 3, { ok: false, failedStep: 2 }],
+    ['a step failed', `${M}0\n${M}1\nE: Unable to locate package haproxy\n${F}1\n`, 3, { ok: false, completed: 1, failedStep: 1, output: 'E: Unable to locate package haproxy' }],
+    ['the connection dropped before any step', '', 3, { ok: false, failedStep: 0 }],
+    ['the connection dropped during a middle step', `${M}0\n${M}1\nReading package lists...`, 3, { ok: false, failedStep: 1 }],
+  ])('%s', (_name, stdout, stepCount, expected) => {
+    expect(parseApplyOutput(stdout, stepCount)).toMatchObject(expected);
+  });
+
+  it('a real run cut off by a lost connection is not ok', () => {
+    const steps: Step[] = [
+      { label: 'one', script: 'echo one' },
+      { label: 'two', script: 'echo two; kill -9 $$' }, // the remote shell dies mid-step
+      { label: 'three', script: 'echo three' },
+    ];
+    const result = spawnSync('sh', [], { input: applyScript(steps, []), encoding: 'utf8' });
+    expect(parseApplyOutput(result.stdout, steps.length)).toMatchObject({ ok: false, failedStep: 1 });
+  });
+
+  // Nothing marks the end of the last step, so a shell killed during it reads as success.
+  it('a real run whose shell dies in the last step is not ok', () => {
+    const steps: Step[] = [
+      { label: 'one', script: 'echo one' },
+      { label: 'restart keepalived', script: 'echo restarting; kill -9 $$' },
+    ];
+    const result = spawnSync('sh', [], { input: applyScript(steps, []), encoding: 'utf8' });
+    expect(result.signal).toBe('SIGKILL');
+    expect(parseApplyOutput(result.stdout, steps.length).ok).toBe(false);
+  });
+});

@@ -1,0 +1,471 @@
+// Fact parsers against real command output (Debian 12 output captured on the test machine; RHEL-family
+// and systemd output written as those tools print it), then the whole gather script run for real.
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addressesFact,
+  backendsFact,
+  filesFact,
+  osFact,
+  packageManagerFact,
+  packagesFact,
+  routesFact,
+  servicesFact,
+  sysctlsFact,
+  systemdFact,
+  type OsFact,
+  type ServiceFact,
+} from '../../src/facts/facts.js';
+import { gatherFacts, gatherScript, parseGathered, type FactNeeds } from '../../src/facts/gather.js';
+import { HostError } from '../../src/errors.js';
+import type { Transport } from '../../src/transport/transport.js';
+
+const sh = (script: string): string => execFileSync('sh', ['-c', script], { encoding: 'utf8' });
+
+describe('os', () => {
+  const DEBIAN_12 = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+HOME_URL="https://www.debian.org/"
+SUPPORT_URL="https://www.debian.org/support"
+BUG_REPORT_URL="https://bugs.debian.org/"
+`;
+  const UBUNTU_22_04 = `PRETTY_NAME="Ubuntu 22.04.4 LTS"
+NAME="Ubuntu"
+VERSION_ID="22.04"
+VERSION="22.04.4 LTS (Jammy Jellyfish)"
+VERSION_CODENAME=jammy
+ID=ubuntu
+ID_LIKE=debian
+HOME_URL="https://www.ubuntu.com/"
+SUPPORT_URL="https://help.ubuntu.com/"
+BUG_REPORT_URL="https://bugs.launchpad.net/ubuntu/"
+PRIVACY_POLICY_URL="https://www.ubuntu.com/legal/terms-and-policies/privacy-policy"
+UBUNTU_CODENAME=jammy
+`;
+  const RHEL_9 = `NAME="Red Hat Enterprise Linux"
+VERSION="9.4 (Plow)"
+ID="rhel"
+ID_LIKE="fedora"
+VERSION_ID="9.4"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Red Hat Enterprise Linux 9.4 (Plow)"
+ANSI_COLOR="0;31"
+LOGO="fedora-logo-icon"
+CPE_NAME="cpe:/o:redhat:enterprise_linux:9::baseos"
+HOME_URL="https://www.redhat.com/"
+DOCUMENTATION_URL="https://access.redhat.com/documentation/en-us/red_hat_enterprise_linux/9"
+BUG_REPORT_URL="https://issues.redhat.com/"
+REDHAT_BUGZILLA_PRODUCT="Red Hat Enterprise Linux 9"
+REDHAT_BUGZILLA_PRODUCT_VERSION=9.4
+REDHAT_SUPPORT_PRODUCT="Red Hat Enterprise Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
+`;
+  const ROCKY_9 = `NAME="Rocky Linux"
+VERSION="9.3 (Blue Onyx)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="9.3"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"
+ANSI_COLOR="0;32"
+LOGO="fedora-logo-icon"
+CPE_NAME="cpe:/o:rocky:rocky:9::baseos"
+HOME_URL="https://rockylinux.org/"
+BUG_REPORT_URL="https://bugs.rockylinux.org/"
+SUPPORT_END="2032-05-31"
+ROCKY_SUPPORT_PRODUCT="Rocky-Linux-9"
+ROCKY_SUPPORT_PRODUCT_VERSION="9.3"
+REDHAT_SUPPORT_PRODUCT="Rocky Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="9.3"
+`;
+  const CENTOS_7 = `NAME="CentOS Linux"
+VERSION="7 (Core)"
+ID="centos"
+ID_LIKE="rhel fedora"
+VERSION_ID="7"
+PRETTY_NAME="CentOS Linux 7 (Core)"
+ANSI_COLOR="0;31"
+CPE_NAME="cpe:/o:centos:centos:7"
+HOME_URL="https://www.centos.org/"
+BUG_REPORT_URL="https://bugs.centos.org/"
+
+CENTOS_MANTISBT_PROJECT="CentOS-7"
+CENTOS_MANTISBT_PROJECT_VERSION="7"
+REDHAT_SUPPORT_PRODUCT="centos"
+REDHAT_SUPPORT_PRODUCT_VERSION="7"
+
+`;
+  const ALPINE_3_19 = `NAME="Alpine Linux"
+ID=alpine
+VERSION_ID=3.19.1
+PRETTY_NAME="Alpine Linux v3.19"
+HOME_URL="https://alpinelinux.org/"
+BUG_REPORT_URL="https://gitlab.alpinelinux.org/alpine/aports/-/issues"
+`;
+
+  it.each<[string, string, OsFact]>([
+    ['Debian 12', DEBIAN_12, { id: 'debian', versionId: '12', family: 'debian' }],
+    ['Ubuntu 22.04', UBUNTU_22_04, { id: 'ubuntu', versionId: '22.04', family: 'debian' }],
+    ['RHEL 9', RHEL_9, { id: 'rhel', versionId: '9.4', family: 'rhel' }],
+    ['Rocky 9', ROCKY_9, { id: 'rocky', versionId: '9.3', family: 'rhel' }],
+    ['CentOS 7', CENTOS_7, { id: 'centos', versionId: '7', family: 'rhel' }],
+    ['Alpine (not supported)', ALPINE_3_19, { id: 'alpine', versionId: '3.19.1', family: 'unknown' }],
+    ['no /etc/os-release', '', { id: 'unknown', versionId: '', family: 'unknown' }],
+  ])('%s', (_name, stdout, expected) => {
+    expect(osFact.parse(stdout)).toEqual(expected);
+  });
+});
+
+describe('package manager and systemd', () => {
+  it.each([
+    ['apt-get\n', 'apt-get'],
+    ['dnf\n', 'dnf'],
+    ['yum\n', 'yum'],
+    ['', undefined],
+  ])('package manager %j → %s', (stdout, expected) => {
+    expect(packageManagerFact.parse(stdout)).toBe(expected);
+  });
+
+  it.each([
+    ['yes\n', true],
+    ['no\n', false],
+    ['', false],
+  ])('systemd %j → %s', (stdout, expected) => {
+    expect(systemdFact.parse(stdout)).toBe(expected);
+  });
+});
+
+describe('packages', () => {
+  const fact = packagesFact(['bash', 'curl', 'openssh-client', 'haproxy', 'keepalived', 'cron']);
+
+  it.each<[string, string, Record<string, string>]>([
+    [
+      // dpkg-query -W -f='${Package}\t${Version}\t${db:Status-Abbrev}\n' on Debian 12 (curl removed, config kept)
+      'dpkg: "rc" (removed, config files left) is not installed',
+      'bash\t5.2.15-2+b8\tii \ncurl\t7.88.1-10+deb12u14\trc \n',
+      { bash: '5.2.15-2+b8' },
+    ],
+    [
+      // a package that dpkg knows about but that was never installed ("un", no version)
+      'dpkg: "un" is not installed',
+      'bash\t5.2.15-2+b8\tii \ncron\t\tun \n',
+      { bash: '5.2.15-2+b8' },
+    ],
+    [
+      // `apt-mark hold openssh-client`: still installed, just pinned
+      'dpkg: "hi" (installed, on hold) is installed',
+      'bash\t5.2.15-2+b8\tii \nopenssh-client\t1:9.2p1-2+deb12u10\thi \n',
+      { bash: '5.2.15-2+b8', 'openssh-client': '1:9.2p1-2+deb12u10' },
+    ],
+    [
+      // rpm -q --qf '%{NAME}\t%{VERSION}-%{RELEASE}\tii\n' … | grep -v 'not installed' on Rocky 9
+      'rpm',
+      'haproxy\t2.4.22-3.el9_3\tii\ncurl\t7.76.1-26.el9_3.2\tii\n',
+      { haproxy: '2.4.22-3.el9_3', curl: '7.76.1-26.el9_3.2' },
+    ],
+    [
+      'rpm, if the "not installed" line got through',
+      'haproxy\t1.5.18-9.el7_9.1\tii\npackage keepalived is not installed\n',
+      { haproxy: '1.5.18-9.el7_9.1' },
+    ],
+    ['nothing installed', '', {}],
+  ])('%s', (_name, stdout, expected) => {
+    expect(fact.parse(stdout)).toEqual(expected);
+  });
+});
+
+describe('sysctls', () => {
+  const fact = sysctlsFact(['net.ipv4.ip_nonlocal_bind', 'net.ipv4.ip_forward', 'net.ipv4.ip_local_port_range', 'net.ipv4.no_such_key', 'kernel.ostype']);
+
+  it.each<[string, string, Record<string, string>]>([
+    [
+      'single values; a key the kernel does not have is absent',
+      'net.ipv4.ip_nonlocal_bind\t0\nnet.ipv4.ip_forward\t1\nnet.ipv4.no_such_key\t\nkernel.ostype\tLinux\n',
+      { 'net.ipv4.ip_nonlocal_bind': '0', 'net.ipv4.ip_forward': '1', 'kernel.ostype': 'Linux' },
+    ],
+    [
+      // /proc/sys/net/ipv4/ip_local_port_range holds "32768\t60999"; sysctl(8) shows "32768 60999"
+      'a multi-value key keeps every value, space-separated',
+      'net.ipv4.ip_local_port_range\t32768\t60999\n',
+      { 'net.ipv4.ip_local_port_range': '32768 60999' },
+    ],
+    ['no output', '', {}],
+  ])('%s', (_name, stdout, expected) => {
+    expect(fact.parse(stdout)).toEqual(expected);
+  });
+
+  it('reads /proc/sys for real', () => {
+    const values = fact.parse(sh(fact.command));
+    expect(values['kernel.ostype']).toBe('Linux');
+    expect(values['net.ipv4.ip_forward']).toBe(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim());
+    expect(values).not.toHaveProperty('net.ipv4.no_such_key');
+  });
+});
+
+describe('routes', () => {
+  // `ip -4 route show table main` in a network namespace with two veths (note the trailing spaces).
+  const REAL = [
+    'default via 10.213.0.1 dev host0 ',
+    '10.96.0.1 via 192.168.20.1 dev eth1 ',
+    '10.96.0.2 via 192.168.20.1 dev eth1 proto static metric 100 ',
+    '10.213.0.0/24 dev host0 proto kernel scope link src 10.213.0.11 ',
+    '10.244.0.0/16 via 192.168.20.1 dev eth1 ',
+    '192.168.20.0/24 dev eth1 proto kernel scope link src 192.168.20.11 ',
+    '',
+  ].join('\n');
+
+  it('reads destinations, gateways and devices', () => {
+    expect(routesFact.parse(REAL)).toEqual([
+      { to: 'default', via: '10.213.0.1', dev: 'host0' },
+      { to: '10.96.0.1/32', via: '192.168.20.1', dev: 'eth1' }, // ip prints a /32 without its prefix
+      { to: '10.96.0.2/32', via: '192.168.20.1', dev: 'eth1' },
+      { to: '10.213.0.0/24', dev: 'host0' }, // connected route: no gateway
+      { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' },
+      { to: '192.168.20.0/24', dev: 'eth1' },
+    ]);
+  });
+
+  it('reads no routes from no output', () => {
+    expect(routesFact.parse('')).toEqual([]);
+  });
+});
+
+describe('addresses', () => {
+  it.each([
+    [
+      // `ip -o -4 addr show` in the same namespace; 10.213.0.100 is a keepalived-style secondary
+      'one line per address, secondaries included',
+      [
+        '1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever',
+        '3: host0    inet 10.213.0.11/24 scope global host0\\       valid_lft forever preferred_lft forever',
+        '3: host0    inet 10.213.0.100/24 scope global secondary host0\\       valid_lft forever preferred_lft forever',
+        '5: eth1    inet 192.168.20.11/24 scope global eth1\\       valid_lft forever preferred_lft forever',
+        '',
+      ].join('\n'),
+      [
+        { dev: 'lo', cidr: '127.0.0.1/8' },
+        { dev: 'host0', cidr: '10.213.0.11/24' },
+        { dev: 'host0', cidr: '10.213.0.100/24' },
+        { dev: 'eth1', cidr: '192.168.20.11/24' },
+      ],
+    ],
+    [
+      // written by hand: a link name with its peer suffix, as `ip` prints veths and vlans
+      'a name@peer suffix is not part of the device name',
+      '2: host0@if5    inet 10.213.0.12/24 brd 10.213.0.255 scope global host0\\       valid_lft forever preferred_lft forever\n',
+      [{ dev: 'host0', cidr: '10.213.0.12/24' }],
+    ],
+    ['no output', '', []],
+  ])('%s', (_name, stdout, expected) => {
+    expect(addressesFact.parse(stdout)).toEqual(expected);
+  });
+});
+
+describe('files', () => {
+  const HAPROXY_CFG = 'global\n    log /dev/log local0\n    maxconn 4000\n\nfrontend kube-apiserver\n    bind 10.10.10.100:6443\n    mode tcp\n    default_backend kube-apiserver\n';
+  // Captured from the fact's own command (paths renamed), `sha256sum` alongside.
+  const OUTPUT = [
+    '@file /etc/haproxy/haproxy.cfg',
+    'root nogroup 640',
+    'Z2xvYmFsCiAgICBsb2cgL2Rldi9sb2cgbG9jYWwwCiAgICBtYXhjb25uIDQwMDAKCmZyb250ZW5k',
+    'IGt1YmUtYXBpc2VydmVyCiAgICBiaW5kIDEwLjEwLjEwLjEwMDo2NDQzCiAgICBtb2RlIHRjcAog',
+    'ICAgZGVmYXVsdF9iYWNrZW5kIGt1YmUtYXBpc2VydmVyCg==',
+    '@file /etc/keepalived/keepalived.conf',
+    '@file /etc/ha-provision/empty.conf',
+    'root root 644',
+    '',
+  ].join('\n');
+  const parsed = filesFact(['/etc/haproxy/haproxy.cfg', '/etc/keepalived/keepalived.conf', '/etc/ha-provision/empty.conf']).parse(OUTPUT);
+
+  it.each([
+    [
+      'a present file (base64 over several lines)',
+      '/etc/haproxy/haproxy.cfg',
+      { content: HAPROXY_CFG, sha256: '4621d919b86177acee4a0a8bf160c9ce155613d65ad7b6cbaa51fcc11479052d', owner: 'root', group: 'nogroup', mode: '640' },
+    ],
+    ['a missing file', '/etc/keepalived/keepalived.conf', undefined],
+    [
+      'an empty file',
+      '/etc/ha-provision/empty.conf',
+      { content: '', sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', owner: 'root', group: 'root', mode: '644' },
+    ],
+  ])('%s', (_name, path, expected) => {
+    expect(parsed).toHaveProperty([path]);
+    expect(parsed[path]).toEqual(expected);
+  });
+});
+
+describe('services', () => {
+  const fact = servicesFact(['haproxy', 'keepalived', 'ha-provision-routes', 'nginx']);
+  // `systemctl show -p ActiveState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic X.service`
+  // (systemd prints the properties in its own order, not the order asked).
+  const OUTPUT = [
+    '@service haproxy',
+    'MainPID=1187',
+    'ExecMainStartTimestampMonotonic=9204183',
+    'ActiveState=active',
+    'UnitFileState=enabled',
+    '@service keepalived',
+    'MainPID=0',
+    'ExecMainStartTimestampMonotonic=9211050',
+    'ActiveState=failed',
+    'UnitFileState=enabled',
+    '@service ha-provision-routes',
+    'MainPID=0',
+    'ExecMainStartTimestampMonotonic=6612877',
+    'ActiveState=inactive',
+    'UnitFileState=enabled',
+    '@service nginx',
+    'MainPID=0',
+    'ExecMainStartTimestampMonotonic=0',
+    'ActiveState=inactive',
+    'UnitFileState=',
+    '',
+  ].join('\n');
+
+  it.each<[string, string, string, ServiceFact]>([
+    ['a running, enabled service', OUTPUT, 'haproxy', { active: 'active', enabled: 'enabled', mainPid: 1187, startedAt: '9204183' }],
+    ['a failed service', OUTPUT, 'keepalived', { active: 'failed', enabled: 'enabled', mainPid: 0, startedAt: '9211050' }],
+    ['an enabled oneshot that has run', OUTPUT, 'ha-provision-routes', { active: 'inactive', enabled: 'enabled', mainPid: 0, startedAt: '6612877' }],
+    ['a unit that does not exist', OUTPUT, 'nginx', { active: 'inactive', enabled: '', mainPid: 0, startedAt: '0' }],
+    // without systemd the command prints nothing after the marker
+    ['no systemd', '@service haproxy\n', 'haproxy', { active: 'unknown', enabled: '', mainPid: 0, startedAt: '0' }],
+  ])('%s', (_name, stdout, name, expected) => {
+    expect(fact.parse(stdout)[name]).toEqual(expected);
+  });
+});
+
+describe('backends', () => {
+  it('parses ok/fail per target', () => {
+    const stdout = '10.10.10.51:6443 fail\n10.10.10.50:6443 ok\n'; // probes run in parallel: any order
+    expect(backendsFact(['10.10.10.50:6443', '10.10.10.51:6443']).parse(stdout)).toEqual({ '10.10.10.50:6443': true, '10.10.10.51:6443': false });
+  });
+
+  describe('probes for real', () => {
+    let server: Server;
+    let open: string;
+    let closed: string;
+    let bin: string;
+
+    beforeAll(async () => {
+      // A listener that accepts and hangs up at once: reachable, but it speaks neither TLS nor anything.
+      server = createServer((socket) => socket.destroy());
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      open = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      closed = `127.0.0.1:${(probe.address() as AddressInfo).port}`;
+      await new Promise((resolve) => probe.close(resolve));
+      bin = mkdtempSync(join(tmpdir(), 'ha-bin-'));
+    });
+    afterAll(async () => {
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(bin, { recursive: true, force: true });
+    });
+
+    // Only the named tool on PATH, so each branch of the probe runs.
+    it.each(['nc', 'curl'])('with only %s installed, an open port is ok and a closed one fails', async (tool) => {
+      const toolDir = join(bin, tool);
+      rmSync(toolDir, { recursive: true, force: true });
+      execFileSync('mkdir', ['-p', toolDir]);
+      const real = sh(`command -v ${tool}`).trim();
+      if (!real) throw new Error(`${tool} is not installed on this machine`);
+      symlinkSync(real, join(toolDir, tool));
+      const fact = backendsFact([open, closed]);
+      const { stdout } = await promisify(execFile)('/bin/sh', ['-c', fact.command], { env: { PATH: toolDir }, encoding: 'utf8' });
+      expect(fact.parse(stdout)).toEqual({ [open]: true, [closed]: false });
+    });
+  });
+});
+
+describe('gather, run for real on this machine', () => {
+  let dir: string;
+  let present: string;
+  let missing: string;
+  const run = (script: string): string => spawnSync('sh', [], { input: script, encoding: 'utf8' }).stdout;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ha-gather-'));
+    present = join(dir, 'haproxy.cfg');
+    missing = join(dir, 'keepalived.conf');
+    writeFileSync(present, 'frontend kube-apiserver\n    bind *:6443\n    # pässwörd-free ✓\n');
+    chmodSync(present, 0o640);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const needsFor = (): FactNeeds => ({
+    packages: ['bash', 'nonexistent-pkg'],
+    sysctls: ['kernel.ostype', 'net.ipv4.no_such_key'],
+    files: [present, missing],
+    services: ['cron'],
+    backends: [],
+  });
+
+  it('reads every fact in one script', () => {
+    const needs = needsFor();
+    const facts = parseGathered(needs, run(gatherScript(needs)));
+    const bashVersion = sh("dpkg-query -W -f='${Version}' bash");
+
+    expect(facts.os).toMatchObject({ id: 'debian', family: 'debian' });
+    expect(facts.packageManager).toBe('apt-get');
+    expect(facts.systemd).toBe(existsSync('/run/systemd/system'));
+    expect(facts.packages).toEqual({ bash: bashVersion });
+    expect(facts.sysctls).toEqual({ 'kernel.ostype': 'Linux' });
+    expect(facts.files[present]).toEqual({
+      content: readFileSync(present, 'utf8'),
+      sha256: createHash('sha256').update(readFileSync(present)).digest('hex'),
+      owner: sh('id -un').trim(),
+      group: sh('id -gn').trim(),
+      mode: '640',
+    });
+    expect(facts.files).toHaveProperty([missing]);
+    expect(facts.files[missing]).toBeUndefined();
+    expect(facts.addresses).toContainEqual({ dev: 'lo', cidr: '127.0.0.1/8' });
+    expect(facts.services).toHaveProperty('cron');
+  });
+
+  // e.g. an inventory with `sysctls: {}`, or a playbook with no file/service task for a role
+  it.each<[string, Partial<FactNeeds>]>([
+    ['no packages', { packages: [] }],
+    ['no sysctls', { sysctls: [] }],
+    ['no files', { files: [] }],
+    ['no services', { services: [] }],
+    ['no backends', { backends: [] }],
+  ])('works for a host that needs %s', (_name, override) => {
+    const needs: FactNeeds = { ...needsFor(), ...override };
+    const facts = parseGathered(needs, run(gatherScript(needs)));
+    expect(facts.os.family).toBe('debian');
+  });
+
+  it.each<[string, (stdout: string) => string]>([
+    ['the connection dropped before the end marker', (s) => s.slice(0, s.indexOf('@@ha-provision-fact end'))],
+    ['the connection dropped half-way', (s) => s.slice(0, Math.floor(s.length / 2))],
+    ['no output at all', () => ''],
+  ])('refuses output that stops early: %s', (_name, truncate) => {
+    const needs = needsFor();
+    const stdout = run(gatherScript(needs));
+    expect(() => parseGathered(needs, stdout)).not.toThrow();
+    expect(() => parseGathered(needs, truncate(stdout))).toThrow(/incomplete/);
+  });
+
+  it('gatherFacts names the host when the output is incomplete', async () => {
+    const needs = needsFor();
+    const cut: Transport = {
+      execCount: 1,
+      close: () => undefined,
+      exec: async (script) => ({ code: 255, stdout: run(script).slice(0, 200), stderr: 'Connection reset by peer' }),
+    };
+    await expect(gatherFacts('lb-1', cut, needs)).rejects.toThrow(HostError);
+    await expect(gatherFacts('lb-1', cut, needs)).rejects.toThrow(/^lb-1: reading facts failed \(exit 255\).*Connection reset by peer/);
+  });
+});

@@ -1,0 +1,166 @@
+// Host-key checking against a known_hosts file built with real keys from ssh-keygen, including a
+// hashed file made by `ssh-keygen -H`. Each lookup names the keys OpenSSH would accept for that host.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostKeyAlgorithmsFor, hostLookupName, keyTypeOf, knownHostsLine, knownKeysFor, type KnownKey } from '../../src/transport/knownHosts.js';
+
+interface PublicKey {
+  readonly type: string;
+  readonly base64: string;
+  readonly blob: Buffer;
+}
+
+const KEY_SPECS = {
+  plain: ['ed25519'],
+  port: ['ed25519'],
+  rsa: ['rsa', '-b', '2048'],
+  ecdsa: ['ecdsa', '-b', '256'],
+  qmark: ['ed25519'],
+  revoked: ['ed25519'],
+  ca: ['ed25519'],
+  hashed: ['ed25519'],
+  hashedPort: ['ed25519'],
+} as const;
+type Label = keyof typeof KEY_SPECS;
+
+let dir: string;
+const keys = {} as Record<Label, PublicKey>;
+let knownHosts: string;
+
+function generate(label: Label): PublicKey {
+  const [type, ...args] = KEY_SPECS[label];
+  const file = join(dir, label);
+  execFileSync('ssh-keygen', ['-q', '-t', type, ...args, '-N', '', '-C', `root@${label}`, '-f', file]);
+  const [keyType = '', base64 = ''] = readFileSync(`${file}.pub`, 'utf8').trim().split(' ');
+  return { type: keyType, base64, blob: Buffer.from(base64, 'base64') };
+}
+
+const entry = (hosts: string, label: Label): string => `${hosts} ${keys[label].type} ${keys[label].base64}`;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ha-known-hosts-'));
+  for (const label of Object.keys(KEY_SPECS) as Label[]) keys[label] = generate(label);
+
+  // Hashed entries exactly as `ssh-keygen -H` writes them (HashKnownHosts yes does the same).
+  const hashedFile = join(dir, 'hashed_known_hosts');
+  writeFileSync(hashedFile, `${entry('hashed.example.com', 'hashed')}\n${entry('[hashed.example.com]:2222', 'hashedPort')}\n`);
+  execFileSync('ssh-keygen', ['-H', '-f', hashedFile], { stdio: 'ignore' });
+  const hashed = readFileSync(hashedFile, 'utf8');
+  if (!hashed.startsWith('|1|')) throw new Error(`ssh-keygen -H did not hash: ${hashed}`);
+
+  knownHosts = [
+    '# known_hosts for the ha-provision lab',
+    '',
+    `${entry('lb-1.example.com,10.0.0.1', 'plain')} root@lb-1`,
+    entry('[10.0.0.1]:2222', 'port'),
+    entry('[10.0.2.*]:2222', 'port'),
+    entry('10.0.0.*', 'rsa'),
+    entry('10.0.0.*,!10.0.0.5', 'ecdsa'),
+    entry('10.0.1.?', 'qmark'),
+    `@revoked ${entry('10.0.0.9', 'revoked')}`,
+    `@cert-authority ${entry('*.example.com', 'ca')}`,
+    '   ',
+    `  # an indented comment ${entry('lb-2.example.com', 'plain')}`,
+    hashed.trimEnd(),
+    '',
+  ].join('\n');
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Names the keys found, in file order, so a failure reads as "expected plain, got rsa". */
+function describeKeys(found: readonly KnownKey[]): string[] {
+  return found.map((k) => {
+    const label = (Object.keys(keys) as Label[]).find((l) => keys[l].blob.equals(k.blob)) ?? 'UNKNOWN KEY';
+    expect(k.type).toBe(keys[label as Label]?.type);
+    return k.revoked ? `${label} (revoked)` : label;
+  });
+}
+
+describe('knownKeysFor', () => {
+  it.each<[string, string, number, string[]]>([
+    ['a plain entry, first name', 'lb-1.example.com', 22, ['plain']],
+    ['a plain entry, host names are case-insensitive', 'LB-1.Example.COM', 22, ['plain']],
+    ['an address listed with a name, plus wildcard entries', '10.0.0.1', 22, ['plain', 'rsa', 'ecdsa']],
+    ['[host]:port for a non-standard port (wildcards do not match it)', '10.0.0.1', 2222, ['port']],
+    ['a port with no entry of its own', '10.0.0.1', 2200, []],
+    ['a wildcard inside [host]:port', '10.0.2.3', 2222, ['port']],
+    ['a wildcard inside [host]:port is for that port only', '10.0.2.3', 22, []],
+    ['a wildcard `*` (matches more than one octet digit)', '10.0.0.10', 22, ['rsa', 'ecdsa']],
+    ['a negated pattern excludes that host from the line', '10.0.0.5', 22, ['rsa']],
+    ['`?` matches exactly one character', '10.0.1.7', 22, ['qmark']],
+    ['`?` does not match two characters', '10.0.1.17', 22, []],
+    ['a wildcard needs the whole name to match', '10.0.0', 22, []],
+    ['@revoked keys are returned marked revoked', '10.0.0.9', 22, ['rsa', 'ecdsa', 'revoked (revoked)']],
+    ['@cert-authority lines are ignored', 'lb-9.example.com', 22, []],
+    ['a commented-out entry is ignored', 'lb-2.example.com', 22, []],
+    ['a hashed entry', 'hashed.example.com', 22, ['hashed']],
+    ['a hashed [host]:port entry', 'hashed.example.com', 2222, ['hashedPort']],
+    ['a hashed entry does not match other names', 'other.example.com', 22, []],
+  ])('%s: %s port %d', (_case, host, port, expected) => {
+    expect(describeKeys(knownKeysFor(knownHosts, hostLookupName(host, port)))).toEqual(expected);
+  });
+
+  it('returns nothing from an empty file', () => {
+    expect(knownKeysFor('', 'lb-1.example.com')).toEqual([]);
+  });
+
+  it.each([
+    ['port 22', '10.1.1.1', 22],
+    ['another port', '10.1.1.1', 2222],
+  ])('reads back the line accept-new appends (%s), and so does ssh-keygen -F', (_case, host, port) => {
+    const name = hostLookupName(host, port);
+    const line = knownHostsLine(name, keys.plain.blob);
+    expect(describeKeys(knownKeysFor(line, name))).toEqual(['plain']);
+
+    const file = join(dir, `appended-${port}`);
+    writeFileSync(file, line);
+    // OpenSSH finds the same entry: exit 0 and the line echoed back.
+    const found = execFileSync('ssh-keygen', ['-F', name, '-f', file], { encoding: 'utf8' });
+    expect(found).toContain(keys.plain.base64);
+  });
+});
+
+describe('hostLookupName', () => {
+  it.each([
+    ['lb-1', 22, 'lb-1'],
+    ['10.0.0.1', 22, '10.0.0.1'],
+    ['10.0.0.1', 2222, '[10.0.0.1]:2222'],
+    ['lb-1.example.com', 8022, '[lb-1.example.com]:8022'],
+  ])('%s port %d → %s', (host, port, expected) => {
+    expect(hostLookupName(host, port)).toBe(expected);
+  });
+});
+
+describe('keyTypeOf', () => {
+  it.each<[Label, string]>([
+    ['plain', 'ssh-ed25519'],
+    ['rsa', 'ssh-rsa'],
+    ['ecdsa', 'ecdsa-sha2-nistp256'],
+  ])('reads the type inside the %s key blob: %s', (label, expected) => {
+    expect(keyTypeOf(keys[label].blob)).toBe(expected);
+    expect(keyTypeOf(keys[label].blob)).toBe(keys[label].type); // what ssh-keygen wrote in the .pub
+  });
+});
+
+describe('hostKeyAlgorithmsFor', () => {
+  const known = (...types: string[]): KnownKey[] => types.map((type) => ({ type, blob: Buffer.alloc(0), revoked: false }));
+
+  it.each<[string, KnownKey[], string[]]>([
+    ['no known keys', [], []],
+    ['ed25519', known('ssh-ed25519'), ['ssh-ed25519']],
+    ['rsa offers the SHA-2 signatures first', known('ssh-rsa'), ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']],
+    ['ecdsa', known('ecdsa-sha2-nistp256'), ['ecdsa-sha2-nistp256']],
+    ['several types keep file order', known('ssh-ed25519', 'ssh-rsa', 'ecdsa-sha2-nistp256'), ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ecdsa-sha2-nistp256']],
+    ['duplicates are offered once', known('ssh-ed25519', 'ssh-rsa', 'ssh-ed25519', 'ssh-rsa'), ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']],
+  ])('%s', (_case, input, expected) => {
+    expect(hostKeyAlgorithmsFor(input)).toEqual(expected);
+  });
+
+  it('offers the algorithms of the keys a real file lists for a host', () => {
+    expect(hostKeyAlgorithmsFor(knownKeysFor(knownHosts, '10.0.0.5'))).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+  });
+});

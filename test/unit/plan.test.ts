@@ -1,0 +1,291 @@
+// What a plan says: (resources, facts) → the one-line summaries a user reads, and file diffs that look
+// like `diff -u` and never show a secret.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HostError } from '../../src/errors.js';
+import type { FileFact, ServiceFact } from '../../src/facts/facts.js';
+import type { HostFacts } from '../../src/facts/gather.js';
+import { describeChange, fileDiff, formatHostPlan } from '../../src/plan/format.js';
+import { MASK, redactor } from '../../src/redact.js';
+import { diffResources } from '../../src/resources/diff.js';
+import type { Change, Resource } from '../../src/resources/types.js';
+
+const HAPROXY_CFG = `global
+    log /dev/log local0
+    maxconn 4000
+
+frontend kube-apiserver
+    bind *:6443
+    mode tcp
+    default_backend kube-apiserver
+
+backend kube-apiserver
+    mode tcp
+    balance roundrobin
+    server server-1 10.10.10.50:6443 check
+    server server-2 10.10.10.51:6443 check
+`;
+
+const keepalivedConf = (pass: string, priority = 200): string => `vrrp_script check_apiserver {
+    script "/etc/keepalived/check_apiserver.sh"
+    interval 3
+}
+
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth1
+    virtual_router_id 51
+    priority ${priority}
+    authentication {
+        auth_type PASS
+        auth_pass ${pass}
+    }
+    virtual_ipaddress {
+        10.10.10.100/24
+    }
+}
+`;
+
+const PASS = 'k33pPass';
+const ROUTE = { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' };
+
+/** What the playbook asks of an lb (paths, modes and triggers as in haproxy-keepalived.yaml). */
+const LB: Resource[] = [
+  { kind: 'package', names: ['haproxy', 'keepalived', 'curl'] },
+  { kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', value: '1' },
+  { kind: 'route', route: ROUTE },
+  { kind: 'file', path: '/etc/haproxy/haproxy.cfg', content: HAPROXY_CFG, mode: '0644', validate: 'haproxy -c -q -f %s', daemonReload: false, secrets: [] },
+  { kind: 'file', path: '/etc/keepalived/keepalived.conf', content: keepalivedConf(PASS), mode: '0640', validate: 'keepalived -t -f %s', daemonReload: false, secrets: [/auth_pass\s+(\S+)/g] },
+  { kind: 'service', name: 'haproxy', running: true, reloadOn: ['/etc/haproxy/haproxy.cfg'], onChange: 'reload' },
+  { kind: 'service', name: 'keepalived', running: true, reloadOn: ['/etc/keepalived/keepalived.conf'], onChange: 'reload' },
+];
+/** A boot-time oneshot: only enabled, never started by the tool. */
+const ONESHOT: Resource = { kind: 'service', name: 'ha-provision-routes', running: false, reloadOn: [], onChange: 'reload' };
+
+const fileFact = (content: string, mode: string, group = 'root'): FileFact => ({
+  content,
+  sha256: createHash('sha256').update(content).digest('hex'),
+  owner: 'root',
+  group,
+  mode,
+});
+const service = (active: string, enabled: string): ServiceFact => ({ active, enabled, mainPid: active === 'active' ? 1187 : 0, startedAt: '9204183' });
+const RUNNING = service('active', 'enabled');
+const ABSENT = service('inactive', ''); // what systemctl show prints for a unit that does not exist
+
+/** An lb that already matches LB; each case overrides what differs. */
+function facts(over: Partial<HostFacts> = {}): HostFacts {
+  return {
+    os: { id: 'debian', versionId: '12', family: 'debian' },
+    packageManager: 'apt-get',
+    systemd: true,
+    packages: { haproxy: '2.6.12-1+deb12u1', keepalived: '1:2.2.7-1+b2', curl: '7.88.1-10+deb12u14' },
+    sysctls: { 'net.ipv4.ip_nonlocal_bind': '1' },
+    routes: [{ to: 'default', via: '192.0.2.1', dev: 'eth0' }, { to: '192.168.20.0/24', dev: 'eth1' }, ROUTE],
+    addresses: [{ dev: 'eth1', cidr: '192.168.20.11/24' }],
+    files: {
+      '/etc/haproxy/haproxy.cfg': fileFact(HAPROXY_CFG, '644', 'haproxy'),
+      '/etc/keepalived/keepalived.conf': fileFact(keepalivedConf(PASS), '640'),
+    },
+    services: { haproxy: RUNNING, keepalived: RUNNING, 'ha-provision-routes': service('inactive', 'enabled') },
+    backends: {},
+    ...over,
+  };
+}
+
+const plan = (resources: readonly Resource[], hostFacts: HostFacts): string[] => diffResources(resources, hostFacts, 'lb-1').map(describeChange);
+
+describe('diffResources', () => {
+  it.each<[string, Resource[], HostFacts, string[]]>([
+    [
+      'a bare host gets everything',
+      LB,
+      facts({
+        packages: {},
+        sysctls: { 'net.ipv4.ip_nonlocal_bind': '0' },
+        routes: [{ to: 'default', via: '192.0.2.1', dev: 'eth0' }],
+        files: { '/etc/haproxy/haproxy.cfg': undefined, '/etc/keepalived/keepalived.conf': undefined },
+        services: { haproxy: ABSENT, keepalived: ABSENT },
+      }),
+      [
+        'install haproxy, keepalived, curl (apt-get)',
+        'sysctl net.ipv4.ip_nonlocal_bind: 0 → 1',
+        'route add 10.244.0.0/16 via 192.168.20.1 dev eth1',
+        'create /etc/haproxy/haproxy.cfg (mode 0644)',
+        'create /etc/keepalived/keepalived.conf (mode 0640)',
+        'enable + start haproxy (not installed yet; not running)',
+        'enable + start keepalived (not installed yet; not running)',
+      ],
+    ],
+    ['a converged host needs nothing (mode 644 is 0644)', LB, facts(), []],
+    ['only the missing package is installed, with the host\'s manager', LB, facts({ packageManager: 'dnf', packages: { haproxy: '2.4.22-3.el9_3', curl: '7.76.1-26.el9_3.2' } }), ['install keepalived (dnf)']],
+    [
+      'only haproxy.cfg differs: update it and reload haproxy, keepalived untouched',
+      LB,
+      facts({ files: { ...facts().files, '/etc/haproxy/haproxy.cfg': fileFact(HAPROXY_CFG.replace('maxconn 4000', 'maxconn 2000'), '644') } }),
+      ['update /etc/haproxy/haproxy.cfg', 'reload haproxy (/etc/haproxy/haproxy.cfg changed)'],
+    ],
+    [
+      'only the mode differs',
+      LB,
+      facts({ files: { ...facts().files, '/etc/keepalived/keepalived.conf': fileFact(keepalivedConf(PASS), '644') } }),
+      ['update /etc/keepalived/keepalived.conf (mode only) mode 644 → 0640', 'reload keepalived (/etc/keepalived/keepalived.conf changed)'],
+    ],
+    [
+      'content and mode differ',
+      LB,
+      facts({ files: { ...facts().files, '/etc/keepalived/keepalived.conf': fileFact(keepalivedConf(PASS, 100), '600') } }),
+      ['update /etc/keepalived/keepalived.conf mode 600 → 0640', 'reload keepalived (/etc/keepalived/keepalived.conf changed)'],
+    ],
+    ['a sysctl the kernel does not report', LB, facts({ sysctls: {} }), ['sysctl net.ipv4.ip_nonlocal_bind: (unset) → 1']],
+    ['a route with another gateway is replaced', LB, facts({ routes: [{ ...ROUTE, via: '192.168.20.254' }] }), ['route add 10.244.0.0/16 via 192.168.20.1 dev eth1']],
+    ['a route on another device is replaced', LB, facts({ routes: [{ ...ROUTE, dev: 'eth0' }] }), ['route add 10.244.0.0/16 via 192.168.20.1 dev eth1']],
+    ['an active but disabled service is only enabled', LB, facts({ services: { haproxy: service('active', 'disabled'), keepalived: RUNNING } }), ['enable haproxy (is disabled)']],
+    ['a failed service is started', LB, facts({ services: { haproxy: RUNNING, keepalived: service('failed', 'enabled') } }), ['start keepalived (is failed)']],
+    ['a static unit needs no enable', LB, facts({ services: { haproxy: service('active', 'static'), keepalived: RUNNING } }), []],
+    [
+      'a stopped service whose config changed is started, not reloaded',
+      LB,
+      facts({
+        files: { ...facts().files, '/etc/haproxy/haproxy.cfg': fileFact('old\n', '644') },
+        services: { haproxy: service('inactive', 'enabled'), keepalived: RUNNING },
+      }),
+      ['update /etc/haproxy/haproxy.cfg', 'start haproxy (not running)'],
+    ],
+    ['a oneshot that is enabled needs nothing, though inactive', [ONESHOT], facts(), []],
+    ['a oneshot that is disabled is enabled, not started', [ONESHOT], facts({ services: { 'ha-provision-routes': service('inactive', 'disabled') } }), ['enable ha-provision-routes (is disabled)']],
+    ['no package manager, but nothing to install', LB, facts({ packageManager: undefined }), []],
+  ])('%s', (_name, resources, hostFacts, expected) => {
+    expect(plan(resources, hostFacts)).toEqual(expected);
+  });
+
+  it('keeps the owner and group of a file it updates, and uses root for a new one', () => {
+    const changes = diffResources(LB, facts({ files: { '/etc/haproxy/haproxy.cfg': fileFact('old\n', '644', 'haproxy') } }), 'lb-1');
+    const owners = changes.flatMap((c) => (c.kind === 'file' ? [`${c.path} ${c.owner}:${c.group}`] : []));
+    expect(owners).toEqual(['/etc/haproxy/haproxy.cfg root:haproxy', '/etc/keepalived/keepalived.conf root:root']);
+  });
+
+  it.each<[string, Resource[], Partial<HostFacts>, RegExp]>([
+    ['no package manager to install with', LB, { packageManager: undefined, packages: { curl: '7.88.1' } }, /^lb-1: .*haproxy, keepalived/],
+    ['no systemd to manage services with', LB, { systemd: false }, /^lb-1: .*haproxy/],
+  ])('%s: a HostError naming the host', (_name, resources, over, message) => {
+    const attempt = () => diffResources(resources, facts(over), 'lb-1');
+    expect(attempt).toThrow(HostError);
+    expect(attempt).toThrow(message);
+  });
+});
+
+describe('fileDiff', () => {
+  const noRedact = redactor([]);
+  const changeOf = (path: string, content: string, before?: FileFact, secrets: RegExp[] = []): Extract<Change, { kind: 'file' }> => ({
+    kind: 'file',
+    path,
+    content,
+    mode: '0644',
+    owner: 'root',
+    group: 'root',
+    daemonReload: false,
+    secrets,
+    ...(before ? { before } : {}),
+  });
+
+  it('shows a new file as all lines added, from /dev/null', () => {
+    const diff = fileDiff(changeOf('/etc/haproxy/haproxy.cfg', 'global\n    maxconn 4000\n'), noRedact);
+    expect(diff.split('\n').map((l) => l.trimEnd())).toEqual(['--- /dev/null', '+++ b/etc/haproxy/haproxy.cfg', '@@ -0,0 +1,2 @@', '+global', '+    maxconn 4000']);
+  });
+
+  it('has the same hunks as `diff -u`', () => {
+    const old = HAPROXY_CFG;
+    const next = HAPROXY_CFG.replace('maxconn 4000', 'maxconn 2000').replace('    server server-2 10.10.10.51:6443 check\n', '    server server-2 10.10.10.51:6443 check\n    server server-3 10.10.10.52:6443 check\n');
+    const dir = mkdtempSync(join(tmpdir(), 'ha-diff-'));
+    try {
+      writeFileSync(join(dir, 'old'), old);
+      writeFileSync(join(dir, 'new'), next);
+      let expected = '';
+      try {
+        execFileSync('diff', ['-u', join(dir, 'old'), join(dir, 'new')], { encoding: 'utf8' });
+      } catch (error) {
+        expected = (error as { stdout: string }).stdout; // diff exits 1 when files differ
+      }
+      const ours = fileDiff(changeOf('/etc/haproxy/haproxy.cfg', next, fileFact(old, '644')), noRedact);
+      const hunks = (text: string) => text.slice(text.indexOf('\n@@') + 1).trimEnd();
+
+      expect(ours).toMatch(/^--- a\/etc\/haproxy\/haproxy\.cfg\s*\n\+\+\+ b\/etc\/haproxy\/haproxy\.cfg\s*\n@@ /);
+      expect(hunks(ours)).toBe(hunks(expected));
+      expect(expected).toContain('@@'); // the oracle did produce hunks
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('formatHostPlan', () => {
+  const path = '/etc/keepalived/keepalived.conf';
+  const SECRETS = [/auth_pass\s+(\S+)/g];
+  const change = (oldConf: string, newConf: string): Change => ({
+    kind: 'file',
+    path,
+    before: fileFact(oldConf, '640'),
+    content: newConf,
+    mode: '0640',
+    owner: 'root',
+    group: 'root',
+    daemonReload: false,
+    secrets: SECRETS,
+  });
+
+  it('says a host in sync is in sync', () => {
+    expect(formatHostPlan('lb-1', [], redactor([]))).toBe('lb-1: in sync');
+  });
+
+  it('counts changes and shows each one, files with their diff', () => {
+    const text = formatHostPlan('lb-1', [{ kind: 'package', manager: 'apt-get', install: ['haproxy'] }, change(keepalivedConf(PASS, 100), keepalivedConf(PASS, 200))], redactor([PASS]));
+    expect(text).toContain('lb-1: 2 changes\n  ~ install haproxy (apt-get)\n  ~ update /etc/keepalived/keepalived.conf\n');
+    expect(text).toContain('    -    priority 100\n    +    priority 200');
+  });
+
+  // The inventory knows the new password (the redactor); the old one only the file's secret patterns catch.
+  it.each([
+    ['the password changed', 'oldPa55', 'n3wPa55', redactor(['n3wPa55'])],
+    ['the password changed, no redactor', 'oldPa55', 'n3wPa55', redactor([])],
+    ['the old password also appears in "auth_pass"', 'pass', 'n3wPa55', redactor(['n3wPa55'])],
+  ])('%s: neither password appears', (_name, oldPass, newPass, redact) => {
+    const text = formatHostPlan('lb-1', [change(keepalivedConf(oldPass), keepalivedConf(newPass))], redact);
+    expect(text).toContain(`update ${path}`);
+    const withoutKeyword = text.replaceAll('auth_pass', ''); // so a password like "pass" can be looked for
+    expect(withoutKeyword).not.toContain(oldPass);
+    expect(withoutKeyword).not.toContain(newPass);
+  });
+
+  // format.ts promises "a changed one shows only masks": the plan says the file changes, so its diff
+  // should show which line, masked.
+  it('shows a changed password as a masked line', () => {
+    const text = formatHostPlan('lb-1', [change(keepalivedConf('oldPa55'), keepalivedConf('n3wPa55'))], redactor(['n3wPa55']));
+    expect(text).toMatch(/^ {4}-.*auth_pass/m);
+    expect(text).toMatch(/^ {4}\+.*auth_pass/m);
+  });
+
+  it('shows no line for an unchanged password when another line changed', () => {
+    const text = formatHostPlan('lb-1', [change(keepalivedConf(PASS, 100), keepalivedConf(PASS, 200))], redactor([PASS]));
+    const changed = text.split('\n').filter((l) => /^ {4}[-+](?![-+])/.test(l));
+    expect(changed).toEqual(['    -    priority 100', '    +    priority 200']);
+    expect(text).not.toContain(PASS);
+  });
+});
+
+describe('redactor', () => {
+  it.each<[string, string[], string, string]>([
+    ['masks every occurrence', ['k33pPass'], 'auth_pass k33pPass # k33pPass', `auth_pass ${MASK} # ${MASK}`],
+    ['masks several secrets', ['k33pPass', 'sshPw!'], 'a=k33pPass b=sshPw!', `a=${MASK} b=${MASK}`],
+    ['masks the longer of two overlapping secrets whole', ['abc', 'abcdef'], 'x abcdef y abc', `x ${MASK} y ${MASK}`],
+    ['treats regex characters literally', ['p.a$s*'], 'pxa$s* p.a$s*', `pxa$s* ${MASK}`],
+    ['ignores an empty secret', [''], 'nothing to hide', 'nothing to hide'],
+    ['leaves text without secrets alone', ['k33pPass'], 'install haproxy', 'install haproxy'],
+  ])('%s', (_name, secrets, text, expected) => {
+    expect(redactor(secrets)(text)).toBe(expected);
+  });
+});

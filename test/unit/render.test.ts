@@ -1,0 +1,129 @@
+// The playbook + templates for haproxy-keepalived, rendered for the example inventory: what a user
+// would check in the files and commands before trusting them on a fleet (Debian and RHEL family).
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseInventory } from '../../src/inventory/load.js';
+import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor } from '../../src/playbook/playbook.js';
+import { diffResources } from '../../src/resources/diff.js';
+import { applySteps } from '../../src/apply/script.js';
+import type { HostFacts } from '../../src/facts/gather.js';
+import type { Resource } from '../../src/resources/types.js';
+
+const exampleFile = join(PROJECT_ROOT, 'inventory', 'example.yaml');
+const inventory = parseInventory(readFileSync(exampleFile, 'utf8'), exampleFile, { HA_KEEPALIVED_PASS: 'k33pal1v' });
+
+const bareHost = (family: 'debian' | 'rhel', packageManager: 'apt-get' | 'dnf' | 'yum'): HostFacts => ({
+  os: { id: family === 'debian' ? 'debian' : 'rocky', versionId: '9', family },
+  packageManager,
+  systemd: true,
+  packages: {},
+  sysctls: { 'net.ipv4.ip_nonlocal_bind': '0' },
+  routes: [],
+  addresses: [],
+  files: {},
+  services: {},
+  backends: {},
+});
+
+async function render(hostName: string, facts: HostFacts): Promise<Resource[]> {
+  const playbook = await loadPlaybook(builtinPlaybook('haproxy-keepalived'));
+  const host = inventory.hosts.find((h) => h.name === hostName)!;
+  return resourcesFor(playbook, inventory, host, facts);
+}
+
+const fileOf = (resources: Resource[], path: string): string => {
+  const file = resources.find((r) => r.kind === 'file' && r.path === path);
+  if (!file || file.kind !== 'file') throw new Error(`${path} not rendered`);
+  return file.content;
+};
+
+describe('haproxy.cfg', () => {
+  it('balances TCP over every server with an HTTPS health check (no ssl-hello-chk)', async () => {
+    const cfg = fileOf(await render('lb-1', bareHost('debian', 'apt-get')), '/etc/haproxy/haproxy.cfg');
+    expect(cfg).toMatch(/frontend apiserver\n\s+bind \*:6443\n\s+mode tcp/);
+    expect(cfg).toMatch(/balance roundrobin/);
+    expect(cfg).toContain('option httpchk GET /healthz');
+    expect(cfg).toContain('check check-ssl verify none');
+    expect(cfg).not.toContain('ssl-hello-chk');
+    const servers = cfg.match(/^\s+server \S+ \S+$/gm)?.map((l) => l.trim());
+    expect(servers).toEqual(['server server-1 10.10.10.50:6443', 'server server-2 10.10.10.51:6443', 'server server-3 10.10.10.52:6443']);
+  });
+
+  it('falls back to TCP checks without a healthCheck', async () => {
+    const text = readFileSync(exampleFile, 'utf8').replace(/^\s+healthCheck:.*$/m, '');
+    const tcpInventory = parseInventory(text, exampleFile, { HA_KEEPALIVED_PASS: 'k33pal1v' });
+    const playbook = await loadPlaybook(builtinPlaybook('haproxy-keepalived'));
+    const resources = await resourcesFor(playbook, tcpInventory, tcpInventory.hosts[0]!, bareHost('debian', 'apt-get'));
+    const cfg = fileOf(resources, '/etc/haproxy/haproxy.cfg');
+    expect(cfg).toContain('option tcp-check');
+    expect(cfg).not.toContain('httpchk');
+  });
+});
+
+describe('keepalived', () => {
+  it.each([
+    ['lb-1', 'MASTER', 200],
+    ['lb-2', 'BACKUP', 100],
+  ])('%s starts as %s with priority %i', async (name, state, priority) => {
+    const conf = fileOf(await render(name, bareHost('debian', 'apt-get')), '/etc/keepalived/keepalived.conf');
+    expect(conf).toContain(`state ${state}`);
+    expect(conf).toContain(`priority ${priority}`);
+    expect(conf).toContain('interface eth1');
+    expect(conf).toContain('virtual_router_id 51');
+    expect(conf).toContain('auth_pass k33pal1v');
+    expect(conf).toContain('10.10.10.100/24 dev eth1');
+    expect(conf).toMatch(/enable_script_security/);
+    expect(conf).toMatch(/script_user root/);
+    expect(conf).toMatch(/track_script \{\s+check_apiserver\s+\}/);
+    expect(conf).not.toContain('unicast_peer');
+  });
+
+  it('check_apiserver.sh matches the VIP exactly (10.10.10.100 is not 10.10.10.1)', async () => {
+    const script = fileOf(await render('lb-1', bareHost('debian', 'apt-get')), '/etc/keepalived/check_apiserver.sh');
+    expect(script.startsWith('#!/bin/sh\n')).toBe(true);
+    expect(script).toContain('grep -q "inet 10.10.10.100/"');
+    expect(script).toContain('https://127.0.0.1:6443/healthz');
+  });
+});
+
+describe('per family: what runs on a bare host', () => {
+  it.each([
+    ['debian', 'apt-get', 'apt-get update -q && apt-get install -y -q -o Dpkg::Options::=--force-confold haproxy keepalived curl'],
+    ['rhel', 'dnf', 'dnf install -y -q haproxy keepalived curl'],
+    ['rhel', 'yum', 'yum install -y -q haproxy keepalived curl'],
+  ] as const)('%s with %s installs the lb packages with: %s', async (family, manager, expected) => {
+    const facts = bareHost(family, manager);
+    const steps = applySteps(diffResources(await render('lb-1', facts), facts, 'lb-1'));
+    expect(steps[0]).toEqual({ label: 'install haproxy, keepalived, curl', script: expected });
+    expect(steps.map((s) => s.label)).toEqual(
+      expect.arrayContaining(['sysctl net.ipv4.ip_nonlocal_bind=1', 'route 10.244.0.0/16 via 192.168.20.1 dev eth1', 'validate /etc/haproxy/haproxy.cfg', 'enable haproxy', 'start keepalived']),
+    );
+  });
+
+  it('Debian persists routes in a boot unit; RHEL in network-scripts/route-DEV', async () => {
+    const debian = await render('server-1', bareHost('debian', 'apt-get'));
+    expect(fileOf(debian, '/etc/ha-provision/routes.sh')).toContain('ip route replace 10.244.0.0/16 via 192.168.20.1 dev eth1');
+    expect(fileOf(debian, '/etc/systemd/system/ha-provision-routes.service')).toContain('ExecStart=/etc/ha-provision/routes.sh');
+    expect(debian.some((r) => r.kind === 'file' && r.path.startsWith('/etc/sysconfig'))).toBe(false);
+
+    const rhel = await render('server-1', bareHost('rhel', 'dnf'));
+    expect(fileOf(rhel, '/etc/sysconfig/network-scripts/route-eth1')).toMatch(/^10\.244\.0\.0\/16 via 192\.168\.20\.1 dev eth1$/m);
+    expect(rhel.some((r) => r.kind === 'file' && r.path.startsWith('/etc/ha-provision'))).toBe(false);
+    expect(rhel.some((r) => r.kind === 'service' && r.name === 'ha-provision-routes')).toBe(false);
+  });
+
+  it('sysctls persist in /etc/sysctl.d on every host', async () => {
+    for (const family of ['debian', 'rhel'] as const) {
+      const resources = await render('server-2', bareHost(family, family === 'debian' ? 'apt-get' : 'dnf'));
+      expect(fileOf(resources, '/etc/sysctl.d/90-ha-provision.conf')).toContain('net.ipv4.ip_nonlocal_bind = 1');
+    }
+  });
+
+  it('servers get no load-balancer packages, files or services', async () => {
+    const resources = await render('server-1', bareHost('debian', 'apt-get'));
+    expect(resources.filter((r) => r.kind === 'package')).toEqual([]);
+    expect(resources.some((r) => r.kind === 'file' && r.path.includes('haproxy'))).toBe(false);
+    expect(resources.some((r) => r.kind === 'service' && r.name === 'keepalived')).toBe(false);
+  });
+});
