@@ -131,7 +131,8 @@ async function verify(
     const facts = new Map<string, HostFacts>();
     for (const a of agents) if (a.facts && !errors.has(a.host.name)) facts.set(a.host.name, a.facts);
     const checks = [...(await controllerChecks(inventory)), ...hostChecks(inventory, facts)];
-    if (checks.every((c) => c.ok) || Date.now() > deadline) return checks;
+    // Waiting only helps a fleet that converged: a failed host will not fix itself.
+    if (checks.every((c) => c.ok) || errors.size > 0 || Date.now() > deadline) return checks;
     await new Promise((r) => setTimeout(r, 1000));
     const lbs = agents.filter((a) => a.host.roles.includes('lb') && !errors.has(a.host.name));
     await Promise.all(lbs.map((a) => guarded(a, async () => void (await a.refresh()))));

@@ -42,8 +42,26 @@ function stageStep(change: FileChange): Step {
   };
 }
 
-function validateStep(change: FileChange & { validate: string }): Step {
-  return { label: `validate ${change.path}`, script: change.validate.split('%s').join(quote(stagedPath(change.path))) };
+export const checkPath = (path: string): string => join(dirname(path), `.${basename(path)}.ha-provision-check`);
+
+/**
+ * Validates the staged copy. A file that names another file of the same change set (keepalived.conf
+ * names check_apiserver.sh) is checked as it will run: through a twin whose references point at the
+ * staged siblings, since the real paths may not exist yet on a first run.
+ */
+function validateStep(change: FileChange & { validate: string }, files: readonly FileChange[]): Step {
+  const siblings = files.filter((f) => f.path !== change.path && change.content.includes(f.path));
+  const run = (file: string): string => change.validate.split('%s').join(quote(file));
+  if (siblings.length === 0) return { label: `validate ${change.path}`, script: run(stagedPath(change.path)) };
+  const twin = siblings.reduce((text, f) => text.split(f.path).join(stagedPath(f.path)), change.content);
+  const check = checkPath(change.path);
+  return {
+    label: `validate ${change.path}`,
+    script: [
+      writeFileCommand(check, twin, command('chmod', change.mode, check)),
+      `${run(check)}; rc=$?; rm -f ${quote(check)}; [ $rc -eq 0 ]`,
+    ].join('\n'),
+  };
 }
 
 function commitStep(change: FileChange): Step {
@@ -75,7 +93,7 @@ export function applySteps(changes: readonly Change[]): Step[] {
       script: command('ip', 'route', 'replace', c.route.to, 'via', c.route.via, 'dev', c.route.dev),
     })),
     ...files.map(stageStep),
-    ...files.filter((c): c is FileChange & { validate: string } => c.validate !== undefined).map(validateStep),
+    ...files.filter((c): c is FileChange & { validate: string } => c.validate !== undefined).map((c) => validateStep(c, files)),
     ...files.map(commitStep),
     ...(files.some((c) => c.daemonReload) ? [{ label: 'systemctl daemon-reload', script: 'systemctl daemon-reload' }] : []),
     ...of('service').flatMap((c) => c.actions.map((a) => ({ label: `${a} ${c.name}`, script: serviceCommand[a](c.name) }))),
@@ -83,7 +101,7 @@ export function applySteps(changes: readonly Change[]): Step[] {
 }
 
 export function applyScript(steps: readonly Step[], changes: readonly Change[]): string {
-  const staged = changes.flatMap((c) => (c.kind === 'file' ? [quote(stagedPath(c.path))] : []));
+  const staged = changes.flatMap((c) => (c.kind === 'file' ? [quote(stagedPath(c.path)), quote(checkPath(c.path))] : []));
   return [
     'export LC_ALL=C DEBIAN_FRONTEND=noninteractive',
     // Whatever happens, no staged file is left behind (after a commit they no longer exist).

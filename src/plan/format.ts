@@ -21,7 +21,12 @@ export function fileDiff(change: Extract<Change, { kind: 'file' }>, redact: Reda
     { context: 3 },
   );
   // Drop the "===" banner jsdiff prints; keep ---/+++ and hunks like `diff -u`.
-  return patch.split('\n').filter((l) => !l.startsWith('====')).join('\n').trimEnd();
+  return patch
+    .split('\n')
+    .filter((l) => !l.startsWith('===='))
+    .map((l) => (l.startsWith('--- ') || l.startsWith('+++ ') ? l.trimEnd() : l)) // no empty-header tab
+    .join('\n')
+    .trimEnd();
 }
 
 /** One line per change (the summary a user scans first). */

@@ -49,7 +49,7 @@ labSuite('up and plan against real hosts', () => {
     const r = await cli(['plan', three]);
     expect(r.code, r.stderr).toBe(2);
     expect(r.stdout).toContain(`${lb1}: `);
-    expect(r.stdout).toContain('install haproxy, keepalived, curl (apt-get)');
+    expect(r.stdout).toContain('install haproxy, keepalived (apt-get)'); // curl is in the lab's base image
     expect(r.stdout).toContain('create /etc/haproxy/haproxy.cfg');
     expect(r.stdout).toContain('+++ b/etc/keepalived/keepalived.conf');
     expect(r.stdout).toMatch(/^\s+\+\s+auth_pass \*{8}$/m);

@@ -1,0 +1,178 @@
+// Shared helpers for e2e tests against the lab fleet (real hosts: systemd-nspawn containers).
+//
+//   labSuite('…', () => {
+//     beforeAll(async () => { lab = await startTestLab({ name: 'e2efoo', subnet: '10.213.53.0/24' }); });
+//     it(…);
+//   });
+//
+// Each test file uses its own lab name and subnet; the lab is torn down after the suite, pass or fail.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, it } from 'vitest';
+import { labDown, labUp, type LabHostStatus } from '../../src/lab/index.js';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
+let skipNoted = false;
+
+/**
+ * Whether lab tests run here. In CI (CI=true) they always run: without root that is an error, never a
+ * skip. Elsewhere they are skipped, with one line saying why, when not root on Linux.
+ */
+export function requireLab(): boolean {
+  if (isRoot) return true;
+  if (process.env.CI === 'true') {
+    throw new Error('lab e2e tests must run in CI but need root on Linux (systemd-nspawn, overlay mounts, a bridge): run the tests as root');
+  }
+  if (!skipNoted) {
+    skipNoted = true;
+    process.stderr.write('lab e2e tests skipped: they need root on Linux (run them as root, or with CI=true to make this an error)\n');
+  }
+  return false;
+}
+
+/** describe() that runs only where the lab can run (see requireLab); in CI without root it fails loudly. */
+export function labSuite(title: string, fn: () => void): void {
+  let run: boolean;
+  try {
+    run = requireLab();
+  } catch (error) {
+    const message = (error as Error).message;
+    describe(title, () => {
+      it('needs root for the lab', () => {
+        throw new Error(message);
+      });
+    });
+    return;
+  }
+  describe.skipIf(!run)(title, fn);
+}
+
+export interface TestLab {
+  readonly name: string;
+  readonly subnet: string;
+  readonly inventoryFile: string;
+  readonly hosts: LabHostStatus[];
+  readonly dir: string; // a temp dir for the test's own files; removed after the suite
+}
+
+export interface TestLabOptions {
+  readonly name: string;
+  readonly subnet: string;
+  readonly lbs?: number; // default 2
+  readonly servers?: number; // default 3
+}
+
+/** Labs this test file started (name → temp dir). */
+const started = new Map<string, string>();
+
+// Registered while the test file imports this module, i.e. on the file's root suite: it runs after
+// every test of the file, also when tests or hooks failed. (afterAll called from inside a beforeAll
+// would register nowhere, so startTestLab cannot register its own.)
+afterAll(async () => {
+  const errors: unknown[] = [];
+  for (const [name, dir] of started) {
+    try {
+      await labDown(name);
+    } catch (error) {
+      errors.push(error);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      started.delete(name);
+    }
+  }
+  if (errors.length > 0) throw errors[0];
+});
+
+/**
+ * Boots a fresh lab (any earlier lab of that name is removed first) with its inventory in a temp dir,
+ * and tears it down after the test file (pass or fail) — call it from beforeAll inside a labSuite.
+ */
+export async function startTestLab(opts: TestLabOptions): Promise<TestLab>;
+export async function startTestLab(name: string, subnet: string, opts?: Omit<TestLabOptions, 'name' | 'subnet'>): Promise<TestLab>;
+export async function startTestLab(a: TestLabOptions | string, subnet?: string, more?: Omit<TestLabOptions, 'name' | 'subnet'>): Promise<TestLab> {
+  const opts: TestLabOptions = typeof a === 'string' ? { name: a, subnet: subnet!, ...more } : a;
+  const dir = mkdtempSync(join(tmpdir(), `ha-e2e-${opts.name}-`));
+  started.set(opts.name, dir); // torn down by the file-level afterAll below, pass or fail
+  await labDown(opts.name); // leftovers of an earlier, interrupted run: start from fresh hosts
+  const log = process.env.CI === 'true' ? (line: string) => process.stderr.write(`[lab ${opts.name}] ${line}\n`) : undefined;
+  const { inventoryFile, hosts } = await labUp(
+    { name: opts.name, subnet: opts.subnet, lbs: opts.lbs ?? 2, servers: opts.servers ?? 3, inventoryFile: join(dir, `${opts.name}.yaml`) },
+    log,
+  );
+  return { name: opts.name, subnet: opts.subnet, inventoryFile, hosts, dir };
+}
+
+// ---- running the CLI ----
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+let built = false;
+/** dist/ from the current sources: rebuilt once per test process when src/ is newer. */
+function ensureBuilt(): string {
+  const main = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
+  if (!built) {
+    let stale = true;
+    try {
+      stale = statSync(main).mtimeMs < newestMtime(join(PROJECT_ROOT, 'src'));
+    } catch {
+      stale = true;
+    }
+    if (stale) spawnSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.json')], { stdio: 'ignore' });
+    statSync(main); // throws if the build produced nothing
+    built = true;
+  }
+  return main;
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `ha-provision ARGS…` as a user would (node dist/cli/main.js), bounded in time. */
+export function cli(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  const main = ensureBuilt();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [main, ...args], { cwd: opts.cwd ?? PROJECT_ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 150_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+}
+
+/** GET over HTTPS without verifying the certificate (like `curl -k`); rejects on connection errors. */
+export function httpsGet(url: string, opts: { timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request(url, { method: 'GET', rejectUnauthorized: false, agent: false, timeout: opts.timeoutMs ?? 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
