@@ -192,7 +192,7 @@ async function factsCommand(values: Values, positionals: string[]): Promise<numb
         await agent.refresh();
         return { host: host.name, facts: factsSummary(agent.facts!) };
       } catch (error) {
-        return { host: host.name, error: redactor(secretsOf(inventory))((error as Error).message) };
+        return { host: host.name, error: redactor(secretsOf(inventory))(error instanceof HostError ? error.reason : (error as Error).message) };
       } finally {
         agent.close();
       }

@@ -1,0 +1,143 @@
+// The SSH transport against real sshd: host-key policies (plain and hashed known_hosts), a non-root
+// user through sudo, a password from the environment, a jump host, one connection per host, and a
+// host that does not answer. A lab of 1 lb + 1 server is enough.
+import { beforeAll, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { labExec, labHeal, labPartition } from '../../src/lab/index.js';
+import { cli, labSuite, startTestLab, type TestLab } from './harness.js';
+
+const NAME = 'e2essh';
+const SUBNET = '10.213.53.0/24';
+const LB = `${NAME}-lb-1`;
+const SERVER = `${NAME}-server-1`;
+const LB_ADDRESS = '10.213.53.11';
+const PASSWORD = 'Corr3ct-h0rse'; // the deploy user's SSH password: must never be printed
+let lab: TestLab;
+let base = '';
+
+async function sh(node: string, script: string): Promise<string> {
+  const r = await labExec(NAME, node, ['sh', '-c', script]);
+  if (r.code !== 0) throw new Error(`${node}: ${script}: exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The lab inventory with its `ssh:` block replaced (host lines untouched). */
+function inventoryWith(file: string, ssh: Record<string, string>): string {
+  const block = `ssh:\n${Object.entries(ssh).map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n`;
+  const path = join(lab.dir, file);
+  writeFileSync(path, base.replace(/^ssh:\n(?: {2}.*\n)+/m, block));
+  return path;
+}
+
+const acceptedLogins = (node: string) => sh(node, "journalctl -u ssh --no-pager -o cat | grep -c '^Accepted ' || true").then((s) => Number(s.trim()));
+
+labSuite('ssh transport against real sshd', () => {
+  beforeAll(async () => {
+    lab = await startTestLab({ name: NAME, subnet: SUBNET, lbs: 1, servers: 1 });
+    base = readFileSync(lab.inventoryFile, 'utf8');
+    // A deploy user with the lab's key, a password and passwordless sudo; a second user without sudo.
+    for (const node of [LB, SERVER]) {
+      await sh(node, [
+        'useradd -m -s /bin/sh deploy && useradd -m -s /bin/sh nosudo',
+        `printf 'deploy:%s\\n' '${PASSWORD}' | chpasswd`,
+        'for u in deploy nosudo; do mkdir -p /home/$u/.ssh && cp /root/.ssh/authorized_keys /home/$u/.ssh/ && chown -R $u: /home/$u/.ssh; done',
+        "echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deploy && chmod 0440 /etc/sudoers.d/deploy",
+        // The lab's sshd refuses passwords; this test opens them for deploy alone.
+        "printf 'Match User deploy\\n    PasswordAuthentication yes\\n' > /etc/ssh/sshd_config.d/90-test-deploy.conf",
+        'systemctl reload ssh',
+      ].join(' && '));
+    }
+  });
+
+  const known = () => /knownHostsFile: (\S+)/.exec(base)![1]!;
+  const identity = () => /identityFile: (\S+)/.exec(base)![1]!;
+
+  it('strict refuses a host whose key is not the known one, and one that is not listed', async () => {
+    const wrong = join(lab.dir, 'wrong_known_hosts');
+    // The server's real key filed under the lb's address: a key the lb will not present.
+    const serverLine = readFileSync(known(), 'utf8').split('\n').find((l) => l.startsWith('10.213.53.21 '))!;
+    writeFileSync(wrong, `${serverLine.replace('10.213.53.21', LB_ADDRESS)}\n`);
+    const r = await cli(['facts', inventoryWith('wrong.yaml', { identityFile: identity(), knownHostsFile: wrong, hostKeyPolicy: 'strict' })]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`${LB}:\\s+error: ssh ${LB_ADDRESS}:22: HOST KEY MISMATCH`));
+    expect(r.stdout).toMatch(new RegExp(`${SERVER}:\\s+error: ssh 10.213.53.21:22: no host key for 10.213.53.21`));
+  });
+
+  it('accept-new records first-seen keys (the real ones), then holds them strictly', async () => {
+    const fresh = join(lab.dir, 'fresh_known_hosts');
+    writeFileSync(fresh, '');
+    const file = inventoryWith('accept.yaml', { identityFile: identity(), knownHostsFile: fresh, hostKeyPolicy: 'accept-new' });
+    expect((await cli(['facts', file])).code).toBe(0);
+    const recorded = readFileSync(fresh, 'utf8').trim().split('\n').sort();
+    const real = readFileSync(known(), 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')).sort();
+    expect(recorded).toEqual(real);
+    // A key that changed after it was recorded is refused, as under strict.
+    const lbKey = recorded.find((l) => l.startsWith(`${LB_ADDRESS} `))!.split(' ')[2]!;
+    const serverKey = recorded.find((l) => l.startsWith('10.213.53.21 '))!.split(' ')[2]!;
+    writeFileSync(fresh, readFileSync(fresh, 'utf8').replace(lbKey, serverKey));
+    const changed = await cli(['facts', file]);
+    expect(changed.code).toBe(1);
+    expect(changed.stdout).toContain('HOST KEY MISMATCH');
+  });
+
+  it('strict accepts hashed known_hosts entries (ssh-keygen -H)', async () => {
+    const hashed = join(lab.dir, 'hashed_known_hosts');
+    copyFileSync(known(), hashed);
+    expect(spawnSync('ssh-keygen', ['-H', '-f', hashed]).status).toBe(0);
+    expect(readFileSync(hashed, 'utf8')).toMatch(/^\|1\|/m);
+    expect((await cli(['facts', inventoryWith('hashed.yaml', { identityFile: identity(), knownHostsFile: hashed })])).code).toBe(0);
+  });
+
+  it('a non-root user converges the hosts through sudo, one SSH connection per host', async () => {
+    const file = inventoryWith('deploy.yaml', { user: 'deploy', identityFile: identity(), knownHostsFile: known() });
+    const before = await Promise.all([acceptedLogins(LB), acceptedLogins(SERVER)]);
+    const up = await cli(['up', file, '--yes', '--json']);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    const report = JSON.parse(up.stdout) as { hosts: { host: string; status: string; execs: number }[] };
+    expect(report.hosts.map((h) => h.status)).toEqual(['changed', 'changed']);
+    // Facts, apply, facts again (plus verify's re-reads while the VIP settles): all on one connection.
+    expect(await Promise.all([acceptedLogins(LB), acceptedLogins(SERVER)])).toEqual(before.map((n) => n + 1));
+    expect(await sh(LB, 'stat -c %U /etc/haproxy/haproxy.cfg')).toBe('root\n');
+    expect((await cli(['plan', file])).code).toBe(0); // reads root-only keepalived.conf through sudo
+  });
+
+  it('a user without passwordless sudo gets a clear error', async () => {
+    const r = await cli(['facts', inventoryWith('nosudo.yaml', { user: 'nosudo', identityFile: identity(), knownHostsFile: known() })]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('user nosudo needs passwordless sudo (NOPASSWD) to run as root');
+  });
+
+  it('a password from the environment logs in; a wrong one fails without being printed', async () => {
+    const file = inventoryWith('password.yaml', { user: 'deploy', password: '{ env: HA_TEST_SSH_PASS }', agent: 'false', knownHostsFile: known() });
+    const ok = await cli(['facts', file], { env: { HA_TEST_SSH_PASS: PASSWORD } });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout + ok.stderr).not.toContain(PASSWORD);
+    const bad = await cli(['facts', file], { env: { HA_TEST_SSH_PASS: 'wrong-Pass-123' } });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('authentication failed for user deploy');
+    expect(bad.stdout + bad.stderr).not.toContain('wrong-Pass-123');
+  });
+
+  it('a jump host carries the connection: the server sees it come from the lb', async () => {
+    const file = inventoryWith('jump.yaml', { identityFile: identity(), knownHostsFile: known(), jumpHost: LB_ADDRESS });
+    const r = await cli(['facts', file, '--limit', SERVER]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await sh(SERVER, "journalctl -u ssh --no-pager -o cat | grep '^Accepted ' | tail -1")).toContain(`from ${LB_ADDRESS} `);
+  });
+
+  it('a host cut off the network fails within the connect timeout; the others still report', async () => {
+    await labPartition(NAME, SERVER);
+    try {
+      const started = Date.now();
+      const r = await cli(['facts', inventoryWith('timeout.yaml', { identityFile: identity(), knownHostsFile: known(), connectTimeout: '2s' })]);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(new RegExp(`${SERVER}:\\s+error: ssh 10.213.53.21:22: Timed out while waiting for handshake`));
+      expect(r.stdout).toMatch(new RegExp(`${LB}:\\n\\s+\\{`));
+    } finally {
+      await labHeal(NAME, SERVER);
+    }
+  });
+});
