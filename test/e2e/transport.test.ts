@@ -120,6 +120,23 @@ labSuite('ssh transport against real sshd', () => {
     expect(bad.stdout + bad.stderr).not.toContain('wrong-Pass-123');
   });
 
+  it('a key held by ssh-agent logs in with no identityFile', async () => {
+    const agent = spawnSync('ssh-agent', ['-s'], { encoding: 'utf8' });
+    const sock = /SSH_AUTH_SOCK=([^;]+);/.exec(agent.stdout)![1]!;
+    const pid = Number(/SSH_AGENT_PID=(\d+);/.exec(agent.stdout)![1]);
+    try {
+      expect(spawnSync('ssh-add', [identity()], { env: { ...process.env, SSH_AUTH_SOCK: sock } }).status).toBe(0);
+      const file = inventoryWith('agent.yaml', { knownHostsFile: known() });
+      const r = await cli(['facts', file], { env: { SSH_AUTH_SOCK: sock } });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const without = await cli(['facts', file], { env: { SSH_AUTH_SOCK: '' } });
+      expect(without.code).toBe(1);
+      expect(without.stdout).toContain('authentication failed for user root');
+    } finally {
+      process.kill(pid); // the agent this test started, by its PID
+    }
+  });
+
   it('a jump host carries the connection: the server sees it come from the lb', async () => {
     const file = inventoryWith('jump.yaml', { identityFile: identity(), knownHostsFile: known(), jumpHost: LB_ADDRESS });
     const r = await cli(['facts', file, '--limit', SERVER]);
