@@ -11,6 +11,7 @@ import type { Transport } from '../transport/transport.js';
 import { SshTransport } from '../transport/ssh.js';
 import type { Redactor } from '../redact.js';
 import { describeChange } from '../plan/format.js';
+import { preflight } from '../plan/preflight.js';
 
 export type Connector = (host: Host) => Promise<Transport>;
 export const sshConnector: Connector = (host) => SshTransport.open(host);
@@ -43,6 +44,8 @@ export class HostAgent {
   /** Reads every fact (and the lb's backend probes) in one exec, then plans against them. */
   async refresh(): Promise<Change[]> {
     this.facts = await gatherFacts(this.host.name, await this.transport(), this.#needs);
+    const problems = preflight(this.host, this.facts);
+    if (problems.length > 0) throw new HostError(this.host.name, problems.join('; '));
     this.resources = await resourcesFor(this.playbook, this.inventory, this.host, this.facts);
     this.changes = diffResources(this.resources, this.facts, this.host.name);
     return this.changes;

@@ -13,6 +13,8 @@ import { describeChange, fileDiff, formatHostPlan } from '../../src/plan/format.
 import { MASK, redactor } from '../../src/redact.js';
 import { diffResources } from '../../src/resources/diff.js';
 import type { Change, Resource } from '../../src/resources/types.js';
+import { preflight } from '../../src/plan/preflight.js';
+import type { Host } from '../../src/inventory/types.js';
 
 const HAPROXY_CFG = `global
     log /dev/log local0
@@ -287,5 +289,17 @@ describe('redactor', () => {
     ['leaves text without secrets alone', ['k33pPass'], 'install haproxy', 'install haproxy'],
   ])('%s', (_name, secrets, text, expected) => {
     expect(redactor(secrets)(text)).toBe(expected);
+  });
+});
+
+describe('preflight', () => {
+  const lb = { name: 'lb-1', address: '10.0.0.11', roles: ['lb'], interface: 'eth1', priority: 200 } as unknown as Host;
+  const server = { name: 'server-1', address: '10.0.0.21', roles: ['server'] } as unknown as Host;
+  it.each([
+    ['an lb whose interface has an address', lb, [{ dev: 'eth1', cidr: '10.0.0.11/24' }], []],
+    ['an lb whose interface is missing', lb, [{ dev: 'eth0', cidr: '10.0.0.11/24' }], ['interface eth1 has no IPv4 address on this host (interfaces with one: eth0)']],
+    ['a server (no interface to check)', server, [], []],
+  ])('%s', (_what, host, addresses, expected) => {
+    expect(preflight(host, facts({ addresses }))).toEqual(expected);
   });
 });
