@@ -41,7 +41,7 @@ export interface RunOptions {
   readonly limit?: readonly string[];
   readonly connector?: Connector;
   readonly progress?: Progress;
-  /** Asked once with the full plan before anything changes; false aborts. */
+  /** Asked once with the full plan before anything changes; false aborts. Not asked if a host failed to plan. */
   readonly confirm?: (plan: readonly HostReport[]) => Promise<boolean>;
   /** How long verification waits for the VIP to settle (keepalived elects within seconds). */
   readonly settleMs?: number;
@@ -90,7 +90,10 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     );
     const planned = agents.map(report);
     const anyChange = planned.some((r) => r.status === 'pending');
-    if (options.apply && anyChange && options.confirm && !(await options.confirm(planned))) {
+    // Half a fleet is not changed on a plan that could not see the other half (an lb left on an
+    // old keepalived config beside a new one is how a VIP gets lost).
+    const unplanned = planned.some((r) => r.status === 'failed');
+    if (options.apply && anyChange && (unplanned || (options.confirm && !(await options.confirm(planned))))) {
       return { hosts: planned, checks: [], verified: false, aborted: true };
     }
     if (options.apply) {

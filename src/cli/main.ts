@@ -129,10 +129,6 @@ async function planOrUp(command: 'plan' | 'up', values: Values, positionals: str
     confirm: async (plan: readonly HostReport[]) => {
       if (json) return true;
       log(formatPlan(plan, redact, paint));
-      if (plan.some((h) => h.error)) {
-        log(paint.red('\nSome hosts could not be planned; nothing was changed.'));
-        return false;
-      }
       return interactive ? confirmOnTty(`\nApply these changes to ${plan.filter((h) => h.status === 'pending').length} host(s)? [y/N] `) : true;
     },
   });
@@ -148,8 +144,11 @@ function finish(command: 'plan' | 'up' | 'verify', report: RunReport, redact: Re
     process.stdout.write(`${jsonReport(report, redact, command)}\n`);
   } else {
     const out: string[] = [];
-    if (!apply && command !== 'verify') out.push(formatPlan(report.hosts, redact, paint), '');
-    if (report.aborted) out.push('Aborted: nothing was changed.');
+    const planShown = apply && !(report.aborted && failed.length > 0); // up printed it before asking
+    if (command !== 'verify' && !planShown) out.push(formatPlan(report.hosts, redact, paint), '');
+    if (report.aborted) {
+      out.push(failed.length > 0 ? 'Aborted: some hosts could not be planned, so nothing was changed.' : 'Aborted: nothing was changed.');
+    }
     if (apply || command === 'verify') out.push(formatSummary(report.hosts, paint));
     if (report.checks.length > 0) out.push('', formatChecks(report.checks, paint));
     if (failed.length > 0 && (apply || command === 'verify')) out.push('', paint.red('Failed:'), ...failed);

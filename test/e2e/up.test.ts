@@ -4,7 +4,7 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labExec, labStart, labStop } from '../../src/lab/index.js';
+import { labExec, labHeal, labPartition, labStart, labStop } from '../../src/lab/index.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
 import { cli, httpsGet, labSuite, startTestLab } from './harness.js';
 
@@ -111,6 +111,24 @@ labSuite('up and plan against real hosts', () => {
     expect(await sh(lb1, 'sha256sum /etc/haproxy/haproxy.cfg')).toBe(before);
     expect(await sh(lb1, 'ls -a /etc/haproxy')).not.toContain('ha-provision-new');
     expect(await httpsGet(`https://${VIP}:6443/healthz`)).toEqual({ status: 200, body: 'ok' });
+  });
+
+  it('when one host cannot be read, up changes no host at all and says why', async () => {
+    const node = `${NAME}-server-2`;
+    const file = join(work, 'unreachable.yaml');
+    writeFileSync(file, readFileSync(full, 'utf8').replace(/^ssh:\n/m, 'ssh:\n  connectTimeout: 2s\n').replace(/^cluster:\n/m, 'cluster:\n  haproxy: { timeouts: { client: 50s } }\n'));
+    const before = await sh(lb1, 'sha256sum /etc/haproxy/haproxy.cfg');
+    await labPartition(NAME, node);
+    try {
+      const r = await cli(['up', file, '--yes']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain('Aborted: some hosts could not be planned, so nothing was changed.');
+      expect(r.stdout).toMatch(new RegExp(`${node}: cannot plan: ssh 10\\.213\\.51\\.22:22: Timed out`));
+      expect(r.stdout).toContain('~ update /etc/haproxy/haproxy.cfg'); // the plan is still shown
+    } finally {
+      await labHeal(NAME, node);
+    }
+    expect(await sh(lb1, 'sha256sum /etc/haproxy/haproxy.cfg')).toBe(before);
   });
 
   it('after a crash and boot, a host has its sysctls and routes back', async () => {
