@@ -12,7 +12,7 @@ import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor, type Playboo
 import { run, secretsOf, type HostReport, type RunReport } from '../agent/orchestrator.js';
 import { redactor } from '../redact.js';
 import { failures, formatChecks, formatPlan, formatSummary, jsonReport, painter, useColour } from './output.js';
-import { plainProgress, ttyProgress } from './progress.js';
+import { plainProgress } from './progress.js';
 import { HostAgent } from '../agent/agent.js';
 import type { HostFacts } from '../facts/gather.js';
 
@@ -120,7 +120,11 @@ async function planOrUp(command: 'plan' | 'up', values: Values, positionals: str
   const json = Boolean(values.json);
   const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY) && !values.yes && !json;
   const log = (text: string): void => void process.stdout.write(`${text}\n`);
-  const progress = json ? undefined : process.stderr.isTTY ? ttyProgress(inventory, runOptions(values).limit) : plainProgress((l) => process.stderr.write(`${l}\n`));
+  const progress = json
+    ? undefined
+    : process.stderr.isTTY
+      ? (await import('./progressTty.js')).ttyProgress(inventory, runOptions(values).limit)
+      : plainProgress((l) => process.stderr.write(`${l}\n`));
   const report = await run(inventory, playbook, {
     ...runOptions(values),
     apply,
