@@ -5,10 +5,10 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, rmdir, stat, symlink, writeFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import { LabError } from '../errors.js';
 import { findLink, httpsGet, sshBanner } from './net.js';
 import { cgroupRoots } from './prereqs.js';
+import { generateEd25519, isValidEd25519PublicKey } from './sshkey.js';
 import { STANDIN_TLS_DIR, STANDIN_UNIT } from './standin.js';
 import { CGROUP_TOP, hostPaths, sha256, type HostState, type LabState } from './state.js';
 import { REPO_MOUNT } from './image.js';
@@ -112,8 +112,9 @@ export async function prepareRoot(h: HostState, files: HostFiles): Promise<strin
   const r = (path: string): string => join(p.root, path);
   const keyPath = r('etc/ssh/ssh_host_ed25519_key');
   const prepared = join(p.dir, '.prepared');
-  // Only before the first boot: a host booted again (`lab start`) finds its disk exactly as it left it.
-  if (await exists(prepared)) return (await readFile(`${keyPath}.pub`, 'utf8')).trim();
+  // Only before the first boot: a host booted again (`lab start`) finds its disk exactly as it left it
+  // (but for a host key sshd would refuse, which is replaced).
+  if (await exists(prepared)) return ensureHostKey(keyPath, h.name);
   await put(r('etc/hostname'), `${h.name}\n`);
   await put(r('etc/hosts'), files.hostsFile);
   await put(r('etc/machine-id'), `${sha256(`machine-id:${files.lab.name}/${h.name}`).slice(0, 32)}\n`, 0o444);
@@ -139,13 +140,7 @@ export async function prepareRoot(h: HostState, files: HostFiles): Promise<strin
   await mkdir(r('root/.ssh'), { recursive: true, mode: 0o700 });
   await chmod(r('root/.ssh'), 0o700);
   await put(r('root/.ssh/authorized_keys'), `${files.authorizedKey.trim()}\n`, 0o600);
-  // Host key generated here, before the first boot, so known_hosts is written without waiting for sshd;
-  // it lives in the upper dir and stays the same across stop/start.
-  if (!(await exists(`${keyPath}.pub`)) || !(await exists(keyPath))) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `root@${h.name}` });
-    await put(keyPath, pair.private, 0o600);
-    await put(`${keyPath}.pub`, `${pair.public}\n`, 0o644);
-  }
+  const hostKey = await ensureHostKey(keyPath, h.name);
   const wants = r(`etc/systemd/system/multi-user.target.wants/${STANDIN_UNIT}`);
   if (h.roles.includes('server')) {
     await put(r(`${STANDIN_TLS_DIR.slice(1)}/tls.crt`), files.tlsCert, 0o644);
@@ -157,7 +152,21 @@ export async function prepareRoot(h: HostState, files: HostFiles): Promise<strin
     await rm(wants, { force: true });
   }
   await writeFile(prepared, '');
-  return (await readFile(`${keyPath}.pub`, 'utf8')).trim();
+  return hostKey;
+}
+
+/**
+ * The host's SSH host key, generated on the controller before its first boot so known_hosts is written
+ * without waiting for sshd; it lives in the upper dir and stays the same across stop/start. A key sshd
+ * would refuse (a malformed one from an older version, see sshkey.ts) is replaced. Returns the public line.
+ */
+async function ensureHostKey(keyPath: string, host: string): Promise<string> {
+  const pub = (await readFile(`${keyPath}.pub`, 'utf8').catch(() => '')).trim();
+  if (isValidEd25519PublicKey(pub) && (await exists(keyPath))) return pub;
+  const pair = generateEd25519(`root@${host}`);
+  await put(keyPath, pair.private, 0o600);
+  await put(`${keyPath}.pub`, `${pair.public}\n`, 0o644);
+  return pair.public;
 }
 
 /** The host public key a booted (or prepared) host serves. */
@@ -220,22 +229,83 @@ export async function resolveVeth(host: string): Promise<string | undefined> {
   return (await findLink(`vb-${host}`))?.name;
 }
 
-async function consoleTail(lab: string, host: string): Promise<string> {
+/** How many console lines an error about a host that did not come up carries. */
+const CONSOLE_TAIL_LINES = 15;
+
+async function consoleTail(lab: string, host: string, lines = CONSOLE_TAIL_LINES): Promise<string> {
   const text = await readFile(hostPaths(lab, host).console, 'utf8').catch(() => '');
-  return text.trim().split('\n').slice(-12).join('\n');
+  // The console is a terminal stream: drop colour codes and carriage returns so the lines read plainly.
+  const plain = text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '').trimEnd();
+  return plain ? plain.split('\n').slice(-lines).join('\n') : '(empty)';
 }
+
+/** Runs a short shell script inside the host (all of init's namespaces), bounded in time; its output or undefined. */
+async function inside(init: ProcId, script: string, seconds = 5): Promise<string | undefined> {
+  const r = await run('nsenter', ['-t', String(init.pid), '-a', 'timeout', '-s', 'KILL', String(seconds), 'sh', '-c', script], { timeoutMs: (seconds + 3) * 1000 }).catch(() => undefined);
+  return r && r.stdout.trim() ? r.stdout.trimEnd() : undefined;
+}
+
+/** Which of `units` systemd inside the host has given up on (state "failed": no restart is coming). */
+async function failedUnits(init: ProcId, units: readonly string[]): Promise<string[]> {
+  const out = await inside(init, `systemctl is-failed ${units.join(' ')} 2>/dev/null`);
+  const states = out?.split('\n') ?? [];
+  return units.filter((_, i) => states[i]?.trim() === 'failed');
+}
+
+const INSIDE_REPORT = [
+  'echo "system state: $(systemctl is-system-running 2>&1)"',
+  'failed=$(systemctl list-units --state=failed --plain --no-legend 2>/dev/null | while read -r u _; do printf "%s " "$u"; done)',
+  'echo "failed units: ${failed:-none}"',
+  // What the unit's own processes said (sshd's reason), not systemd's restart bookkeeping about it.
+  'echo "host0: $(ip -br -4 addr show dev host0 2>&1)"',
+  'echo "listening on :22: $(ss -Hltn "sport = :22" 2>/dev/null | head -n 1 | grep -q . && echo yes || echo no)"',
+  'n=0; for u in $failed; do n=$((n + 1)); [ $n -le 3 ] || break; echo "journal of $u:"; { journalctl -b "_SYSTEMD_UNIT=$u" -n 40 --no-pager -o cat 2>/dev/null | awk "!seen[\\$0]++" | tail -n 6 | grep . || journalctl -b -u "$u" -n 6 --no-pager -o cat 2>/dev/null; } | sed "s/^/  /"; done',
+].join('\n');
+
+/**
+ * What a host that did not come up looks like, for the error that reports it: its nspawn process (still
+ * running or not), its link on the bridge, from inside (failed units and their journal, address, sshd)
+ * and the last console lines. Read at once, before anything (a caller's `lab down`) removes the host.
+ */
+export async function describeHost(lab: string, h: HostState): Promise<string> {
+  const lines: string[] = [];
+  const nspawnAlive = isAlive(h.nspawn);
+  const init = nspawnAlive ? (isAlive(h.init) ? h.init : findInit(h.nspawn)) : undefined;
+  lines.push(
+    `  nspawn: ${h.nspawn ? `pid ${h.nspawn.pid}, ${nspawnAlive ? 'still running' : 'exited'}` : 'not started'}` +
+      (nspawnAlive ? (init ? `; container init pid ${init.pid}` : '; no container init (yet)') : ''),
+  );
+  const link = await findLink(h.veth ?? `vb-${h.name}`);
+  lines.push(`  link: ${link ? `${link.name}, ${link.up ? 'up' : 'DOWN'}, ${link.master ? `on bridge ${link.master}` : 'on no bridge'}` : `vb-${h.name} missing`}`);
+  if (init) {
+    const report = await inside(init, INSIDE_REPORT);
+    lines.push(report ? report.split('\n').map((l) => `  ${l}`).join('\n') : '  (nothing could be read inside the host)');
+  }
+  const tail = await consoleTail(lab, h.name);
+  lines.push(`  last ${CONSOLE_TAIL_LINES} console lines (${hostPaths(lab, h.name).console}):`, ...tail.split('\n').map((l) => `    ${l}`));
+  return lines.join('\n');
+}
+
+/** Seconds of a boot before a host is asked whether its sshd (stand-in) unit has failed, and how often after. */
+const UNIT_CHECK_AFTER_MS = 10_000;
+const UNIT_CHECK_EVERY_MS = 5_000;
 
 /**
  * Waits until the host serves SSH (an SSH identification line on :22) and, on freshly booted servers,
- * the stand-in answers GET /healthz with 200 "ok".
+ * the stand-in answers GET /healthz with 200 "ok". Fails early when nspawn exits or systemd inside has
+ * given up on ssh.service (or the stand-in); every failure carries describeHost().
  */
 export async function waitReady(h: HostState, lab: LabState, tlsCert: string, timeoutMs: number, standin = h.roles.includes('server')): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  const units = ['ssh.service', ...(standin ? [STANDIN_UNIT] : [])];
+  let nextUnitCheck = started + UNIT_CHECK_AFTER_MS;
   let sshOk = false;
+  const fail = async (what: string): Promise<never> => {
+    throw new LabError(`${h.name} (${h.address}) ${what}; console: ${hostPaths(lab.name, h.name).console}\n${await describeHost(lab.name, h)}`);
+  };
   for (;;) {
-    if (h.nspawn && !isAlive(h.nspawn)) {
-      throw new LabError(`${h.name} stopped while booting; the last console lines (${hostPaths(lab.name, h.name).console}):\n${await consoleTail(lab.name, h.name)}`);
-    }
+    if (h.nspawn && !isAlive(h.nspawn)) await fail(`stopped while booting (its systemd-nspawn exited after ${((Date.now() - started) / 1000).toFixed(1)} s)`);
     if (!sshOk) sshOk = (await sshBanner(h.address, 1000)) !== undefined;
     if (sshOk) {
       if (!standin) return;
@@ -243,7 +313,13 @@ export async function waitReady(h: HostState, lab: LabState, tlsCert: string, ti
       if (r && r.status === 200) return;
     }
     if (Date.now() > deadline) {
-      throw new LabError(`${h.name} (${h.address}) did not ${sshOk ? 'serve the apiserver stand-in on :6443' : 'answer SSH'} within ${Math.round(timeoutMs / 1000)} s; console: ${hostPaths(lab.name, h.name).console}`);
+      await fail(`did not ${sshOk ? 'serve the apiserver stand-in on :6443' : 'answer SSH'} within ${Math.round(timeoutMs / 1000)} s`);
+    }
+    if (Date.now() >= nextUnitCheck) {
+      nextUnitCheck = Date.now() + UNIT_CHECK_EVERY_MS;
+      const init = isAlive(h.init) ? h.init : findInit(h.nspawn);
+      const failed = init ? await failedUnits(init, sshOk ? units.slice(1) : units) : [];
+      if (failed.length > 0) await fail(`will not become ready: ${failed.join(', ')} failed inside it (systemd gave up restarting)`);
     }
     await sleep(100);
   }

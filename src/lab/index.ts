@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import ssh2 from 'ssh2';
 import { LabError, UsageError } from '../errors.js';
 import { ensureImage } from './image.js';
 import { renderInventory } from './inventory.js';
@@ -21,6 +20,7 @@ import {
   type Subnet,
 } from './net.js';
 import { cgroupDirs, execArgs, findInit, hostPublicKey, prepareRoot, removeCgroups, resolveVeth, spawnHost, stopHost, waitReady, cgroupPids, type HostFiles } from './host.js';
+import { generateEd25519, isValidEd25519PublicKey } from './sshkey.js';
 import { ensurePrereqs, raiseInotifyLimit, requireRootLinux } from './prereqs.js';
 import {
   STATE_ROOT,
@@ -91,11 +91,15 @@ const knownHostsFile = (name: string): string => join(labDir(name), 'known_hosts
 const certFile = (name: string): string => join(labDir(name), 'standin.crt');
 const certKeyFile = (name: string): string => join(labDir(name), 'standin.key');
 
-/** The lab's SSH identity (ed25519, OpenSSH format, 0600), made once per lab. */
+/**
+ * The lab's SSH identity (ed25519, OpenSSH format, 0600), made once per lab. One that sshd would refuse
+ * (a malformed key from an older version, see sshkey.ts) is made again.
+ */
 async function ensureLabKey(name: string): Promise<string> {
   const file = keyFile(name);
-  if (!(await exists(file)) || !(await exists(`${file}.pub`))) {
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `ha-provision-lab-${name}` });
+  const pub = await readFile(`${file}.pub`, 'utf8').catch(() => '');
+  if (!(await exists(file)) || !isValidEd25519PublicKey(pub)) {
+    const pair = generateEd25519(`ha-provision-lab-${name}`);
     await writeFile(file, pair.private, { mode: 0o600 });
     await writeFile(`${file}.pub`, `${pair.public}\n`, { mode: 0o644 });
   }
@@ -180,6 +184,27 @@ async function hostFiles(state: LabState, net: LabNet): Promise<HostFiles> {
   return { lab: state, prefix: net.subnet.prefix, authorizedKey, hostsFile: hostsFileFor(state.name, ordered(state)), tlsCert: tls.cert, tlsKey: tls.key };
 }
 
+/** Hosts whose full description (console tail, inside state) one error about many hosts carries. */
+const DETAILED_FAILURES = 3;
+
+/**
+ * Waits for every host, not only until the first one fails, so that one error says which hosts did not
+ * come up (and that the others did), with the details of the first few. The details are read by
+ * waitReady at the moment a host fails, before any caller can tear the lab down.
+ */
+async function waitAllReady(state: LabState, hosts: readonly HostState[], wait: (h: HostState) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(hosts.map(wait));
+  const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [{ host: hosts[i]!, error: r.reason as Error }] : []));
+  if (failed.length === 0) return;
+  if (hosts.length === 1) throw failed[0]!.error;
+  const parts = failed.slice(0, DETAILED_FAILURES).map((f) => f.error.message);
+  const rest = failed.slice(DETAILED_FAILURES).map((f) => f.error.message.split('\n')[0]);
+  if (rest.length > 0) parts.push(`also not ready:\n${rest.map((l) => `  ${l}`).join('\n')}`);
+  const ready = hosts.length - failed.length;
+  parts.push(`lab "${state.name}": ${failed.length} of ${hosts.length} hosts not ready (${failed.map((f) => f.host.name).join(', ')})${ready > 0 ? `; the other ${ready} came up` : ''}`);
+  throw new LabError(parts.join('\n'));
+}
+
 /** Boots the given (stopped) hosts in parallel and waits until each answers. */
 async function bootHosts(state: LabState, hosts: readonly HostState[], files: HostFiles): Promise<void> {
   if (hosts.length === 0) return;
@@ -189,7 +214,7 @@ async function bootHosts(state: LabState, hosts: readonly HostState[], files: Ho
   for (const h of hosts) h.nspawn = await spawnHost(h, state);
   await saveState(state);
   try {
-    await Promise.all(hosts.map((h) => waitReady(h, state, files.tlsCert, readyTimeout(hosts.length))));
+    await waitAllReady(state, hosts, (h) => waitReady(h, state, files.tlsCert, readyTimeout(hosts.length)));
   } finally {
     for (const h of hosts) {
       h.init = findInit(h.nspawn);
@@ -281,7 +306,7 @@ export async function labUp(opts: LabOptions, log: (line: string) => void = noop
     const cut = await partitioned(lab);
     for (const h of cut) log(`${h} is partitioned (\`ha-provision lab heal ${h}\` connects it again); left as it is`);
     const kept = hosts.filter((h) => !toBoot.includes(h) && !cut.has(h.name));
-    await Promise.all(kept.map((h) => waitReady(h, lab, files.tlsCert, readyTimeout(hosts.length), false)));
+    await waitAllReady(lab, kept, (h) => waitReady(h, lab, files.tlsCert, readyTimeout(hosts.length), false));
 
     await writeKnownHosts(lab);
     const inventory = renderInventory({
