@@ -113,6 +113,21 @@ labSuite('up and plan against real hosts', () => {
     expect(await httpsGet(`https://${VIP}:6443/healthz`)).toEqual({ status: 200, body: 'ok' });
   });
 
+  it('verify passes on the converged fleet; a stopped haproxy fails it and up starts it again', async () => {
+    const ok = await cli(['verify', full]);
+    expect(ok.code, ok.stdout).toBe(0);
+    expect(ok.stdout).toContain(`pass  exactly one lb holds the VIP ${VIP}: held by ${lb1}`);
+    await sh(lb2, 'systemctl stop haproxy');
+    const bad = await cli(['verify', full]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain(`FAIL  ${lb2}: haproxy active: inactive`);
+    const plan = await cli(['plan', full, '--limit', lb2]);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain('~ start haproxy (not running)');
+    expect((await cli(['up', full, '--yes'])).code).toBe(0);
+    expect((await sh(lb2, 'systemctl is-active haproxy')).trim()).toBe('active');
+  });
+
   it('when one host cannot be read, up changes no host at all and says why', async () => {
     const node = `${NAME}-server-2`;
     const file = join(work, 'unreachable.yaml');

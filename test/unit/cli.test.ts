@@ -2,7 +2,7 @@
 // error naming the file and key; --help and --version answer. Needs the build (npm test builds first).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +73,20 @@ describe('ha-provision CLI', () => {
     const r = await runCli(['plan', file]);
     expect(r.code).toBe(1); // nothing speaks SSH there
     expect(connections).toBeGreaterThan(before);
+  });
+
+  it('render writes every host\'s files without connecting, privately', async () => {
+    const file = join(dir, 'render.yaml');
+    writeFileSync(file, inventory('pw'));
+    const out = join(dir, 'rendered');
+    const before = connections;
+    const r = await runCli(['render', file, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('wrote 15 files for 3 hosts'); // 3 system files each + 3 per lb
+    expect(readFileSync(join(out, 'lb-1/etc/haproxy/haproxy.cfg'), 'utf8')).toContain('server server-1 127.0.0.3:6443');
+    expect(statSync(join(out, 'lb-2/etc/keepalived/keepalived.conf')).mode & 0o777).toBe(0o600);
+    expect(existsSync(join(out, 'server-1/etc/haproxy'))).toBe(false);
+    expect(connections).toBe(before);
   });
 
   it.each([['up'], ['plan'], ['verify'], ['facts'], ['render'], ['lab']])('%s --help describes the command', async (command) => {
