@@ -23,7 +23,6 @@ export interface HostReport {
 export interface RunReport {
   readonly hosts: readonly HostReport[];
   readonly checks: readonly Check[];
-  readonly verified: boolean; // verification ran
   readonly aborted: boolean; // the user declined the plan
 }
 
@@ -94,7 +93,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     // old keepalived config beside a new one is how a VIP gets lost).
     const unplanned = planned.some((r) => r.status === 'failed');
     if (options.apply && anyChange && (unplanned || (options.confirm && !(await options.confirm(planned))))) {
-      return { hosts: planned, checks: [], verified: false, aborted: true };
+      return { hosts: planned, checks: [], aborted: true };
     }
     if (options.apply) {
       progress.phase?.('apply');
@@ -115,7 +114,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const checks = options.verify ? await verify(inventory, agents, errors, options.settleMs ?? 20_000, guarded) : [];
     const hostsReport = agents.map(report);
     for (const r of hostsReport) progress.done(r.host, r);
-    return { hosts: hostsReport, checks, verified: options.verify, aborted: false };
+    return { hosts: hostsReport, checks, aborted: false };
   } finally {
     for (const agent of agents) agent.close();
   }

@@ -2,6 +2,7 @@
 // argv → command. The only place that prints and exits; one top-level catch maps typed errors to codes:
 // 0 ok / in sync, 1 error, 2 (plan) changes pending.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import pLimit from 'p-limit';
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -84,23 +85,25 @@ const OPTIONS: Record<string, ParseArgsConfig['options']> = {
 
 type Values = Record<string, string | boolean | undefined>;
 
-async function prepare(values: Values, positionals: string[], command: string): Promise<{ inventory: Inventory; playbook: Playbook }> {
+interface Prepared {
+  readonly inventory: Inventory;
+  readonly playbook: Playbook;
+  readonly hosts: { readonly concurrency: number; readonly limit?: readonly string[] };
+}
+
+/** Everything a command needs before it may connect anywhere: flags, inventory and playbook, all checked. */
+async function prepare(values: Values, positionals: string[], command: string): Promise<Prepared> {
   const file = positionals[0];
   if (!file || positionals.length > 1) throw new UsageError(`${command} takes exactly one inventory file\n\n${HELP[command]}`);
+  const concurrency = values.concurrency === undefined ? 20 : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number ≥ 1, got ${String(values.concurrency)}`);
   const inventory = await loadInventory(resolve(file));
   const playbookFile = typeof values.playbook === 'string' ? resolve(values.playbook) : builtinPlaybook(inventory.cluster.topology);
   const playbook = await loadPlaybook(playbookFile, typeof values.templates === 'string' ? values.templates : undefined);
   const limit = typeof values.limit === 'string' ? values.limit.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   const unknown = limit?.filter((name) => !inventory.hosts.some((h) => h.name === name)) ?? [];
   if (unknown.length > 0) throw new UsageError(`--limit: no host named ${unknown.join(', ')} in ${inventory.file}; hosts: ${inventory.hosts.map((h) => h.name).join(', ')}`);
-  return { inventory, playbook };
-}
-
-function runOptions(values: Values) {
-  const concurrency = values.concurrency === undefined ? 20 : Number(values.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number ≥ 1, got ${String(values.concurrency)}`);
-  const limit = typeof values.limit === 'string' ? values.limit.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  return { concurrency, ...(limit ? { limit } : {}) };
+  return { inventory, playbook, hosts: { concurrency, ...(limit ? { limit } : {}) } };
 }
 
 async function confirmOnTty(question: string): Promise<boolean> {
@@ -113,7 +116,7 @@ async function confirmOnTty(question: string): Promise<boolean> {
 }
 
 async function planOrUp(command: 'plan' | 'up', values: Values, positionals: string[]): Promise<number> {
-  const { inventory, playbook } = await prepare(values, positionals, command);
+  const { inventory, playbook, hosts } = await prepare(values, positionals, command);
   const apply = command === 'up' && !values['dry-run'];
   const redact = redactor(secretsOf(inventory));
   const paint = painter(useColour(process.stdout) && !values.json);
@@ -123,10 +126,10 @@ async function planOrUp(command: 'plan' | 'up', values: Values, positionals: str
   const progress = json
     ? undefined
     : process.stderr.isTTY
-      ? (await import('./progressTty.js')).ttyProgress(inventory, runOptions(values).limit)
+      ? (await import('./progressTty.js')).ttyProgress(inventory, hosts.limit)
       : plainProgress((l) => process.stderr.write(`${l}\n`));
   const report = await run(inventory, playbook, {
-    ...runOptions(values),
+    ...hosts,
     apply,
     verify: apply && !values['no-verify'],
     ...(progress ? { progress } : {}),
@@ -163,8 +166,8 @@ function finish(command: 'plan' | 'up' | 'verify', report: RunReport, redact: Re
 }
 
 async function verifyCommand(values: Values, positionals: string[]): Promise<number> {
-  const { inventory, playbook } = await prepare(values, positionals, 'verify');
-  const report = await run(inventory, playbook, { ...runOptions(values), apply: false, verify: true, settleMs: 0 });
+  const { inventory, playbook, hosts } = await prepare(values, positionals, 'verify');
+  const report = await run(inventory, playbook, { ...hosts, apply: false, verify: true, settleMs: 0 });
   return finish('verify', report, redactor(secretsOf(inventory)), painter(useColour(process.stdout) && !values.json), Boolean(values.json), false);
 }
 
@@ -185,11 +188,11 @@ function factsSummary(facts: HostFacts): object {
 }
 
 async function factsCommand(values: Values, positionals: string[]): Promise<number> {
-  const { inventory, playbook } = await prepare(values, positionals, 'facts');
-  const { limit } = runOptions(values);
-  const hosts = inventory.hosts.filter((h) => !limit || limit.includes(h.name));
+  const { inventory, playbook, hosts } = await prepare(values, positionals, 'facts');
+  const selected = inventory.hosts.filter((h) => !hosts.limit || hosts.limit.includes(h.name));
+  const limit = pLimit(hosts.concurrency);
   const results = await Promise.all(
-    hosts.map(async (host) => {
+    selected.map((host) => limit(async () => {
       const agent = new HostAgent(inventory, playbook, host);
       try {
         await agent.refresh();
@@ -199,7 +202,7 @@ async function factsCommand(values: Values, positionals: string[]): Promise<numb
       } finally {
         agent.close();
       }
-    }),
+    })),
   );
   if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else for (const r of results) process.stdout.write(`${r.host}:\n${'error' in r ? `  error: ${r.error}` : JSON.stringify(r.facts, null, 2).replace(/^/gm, '  ')}\n`);
