@@ -4,7 +4,7 @@ import { gatherFacts, type FactNeeds, type HostFacts } from '../facts/gather.js'
 import type { Host, Inventory } from '../inventory/types.js';
 import { factNeeds, resourcesFor, type Playbook } from '../playbook/playbook.js';
 import { diffResources } from '../resources/diff.js';
-import type { Change, Resource } from '../resources/types.js';
+import type { Change } from '../resources/types.js';
 import { applyScript, applySteps, parseApplyOutput } from '../apply/script.js';
 import { HostError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
@@ -20,7 +20,6 @@ export class HostAgent {
   #transport?: Transport;
   #needs: FactNeeds;
   facts?: HostFacts;
-  resources: Resource[] = [];
   changes: Change[] = [];
 
   constructor(
@@ -46,8 +45,8 @@ export class HostAgent {
     this.facts = await gatherFacts(this.host.name, await this.transport(), this.#needs);
     const problems = preflight(this.host, this.facts);
     if (problems.length > 0) throw new HostError(this.host.name, problems.join('; '));
-    this.resources = await resourcesFor(this.playbook, this.inventory, this.host, this.facts);
-    this.changes = diffResources(this.resources, this.facts, this.host.name);
+    const resources = await resourcesFor(this.playbook, this.inventory, this.host, this.facts);
+    this.changes = diffResources(resources, this.facts, this.host.name);
     return this.changes;
   }
 
