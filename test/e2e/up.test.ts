@@ -128,6 +128,40 @@ labSuite('up and plan against real hosts', () => {
     expect((await sh(lb2, 'systemctl is-active haproxy')).trim()).toBe('active');
   });
 
+  it('haproxy health-checks /healthz over TLS: a sick stand-in gets no traffic through the VIP', async () => {
+    const sick = `${NAME}-server-1`;
+    await sh(sick, 'mkdir -p /run/apiserver-standin && touch /run/apiserver-standin/unhealthy');
+    try {
+      // Round robin over 4 servers without working checks answers 500 every 4th request; with them,
+      // once haproxy marks the sick one down (fall 3 × inter 3s), every request is served.
+      let streak = 0;
+      for (const deadline = Date.now() + 30_000; streak < 12 && Date.now() < deadline; ) {
+        const r = await httpsGet(`https://${VIP}:6443/healthz`);
+        streak = r.status === 200 ? streak + 1 : 0;
+        if (streak === 0) await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      expect(streak).toBe(12);
+    } finally {
+      await sh(sick, 'rm -f /run/apiserver-standin/unhealthy');
+    }
+  });
+
+  it('keepalived tracks the lb: haproxy down on lb-1 moves the VIP to lb-2; up brings it back', async () => {
+    const holds = async (node: string) => (await sh(node, 'ip -o -4 addr show')).includes(`inet ${VIP}/`);
+    const waitFor = async (what: () => Promise<boolean>) => {
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) if (await what()) return true;
+      return false;
+    };
+    await sh(lb1, 'systemctl stop haproxy');
+    expect(await waitFor(async () => (await holds(lb2)) && !(await holds(lb1)))).toBe(true);
+    expect(await httpsGet(`https://${VIP}:6443/healthz`)).toEqual({ status: 200, body: 'ok' });
+    const up = await cli(['up', full, '--yes']);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    expect(up.stdout).toContain(`start haproxy (not running)`);
+    expect(await waitFor(() => holds(lb1))).toBe(true); // the priority-200 lb takes it back
+    expect(await holds(lb2)).toBe(false);
+  });
+
   it('when one host cannot be read, up changes no host at all and says why', async () => {
     const node = `${NAME}-server-2`;
     const file = join(work, 'unreachable.yaml');
