@@ -28,10 +28,11 @@ async function hopConfig(
   address: string,
   port: number,
   ssh: SshSettings,
-): Promise<{ config: ConnectConfig; hostKeyProblem: () => string | undefined }> {
+): Promise<{ config: ConnectConfig; hostKeyProblem: () => string | undefined; recorded: () => Promise<void> }> {
   const lookupName = hostLookupName(address, port);
   const known = knownKeysFor(await readOptional(ssh.knownHostsFile), lookupName);
   let problem: string | undefined;
+  let recorded: Promise<void> = Promise.resolve();
   const config: ConnectConfig = {
     host: address,
     port,
@@ -54,9 +55,10 @@ async function hopConfig(
       }
       if (known.some((k) => !k.revoked && k.blob.equals(blob))) return true;
       if (known.length === 0 && ssh.hostKeyPolicy === 'accept-new') {
-        void mkdir(dirname(ssh.knownHostsFile), { recursive: true })
-          .then(() => appendFile(ssh.knownHostsFile, knownHostsLine(lookupName, blob), { mode: 0o600 }))
-          .catch(() => undefined);
+        // ssh2 wants a synchronous answer: the write is awaited once the connection is up.
+        recorded = mkdir(dirname(ssh.knownHostsFile), { recursive: true }).then(() =>
+          appendFile(ssh.knownHostsFile, knownHostsLine(lookupName, blob), { mode: 0o600 }),
+        );
         return true;
       }
       problem =
@@ -66,10 +68,24 @@ async function hopConfig(
       return false;
     },
   };
-  return { config, hostKeyProblem: () => problem };
+  return { config, hostKeyProblem: () => problem, recorded: () => recorded };
 }
 
-function connect(label: string, config: ConnectConfig, hostKeyProblem: () => string | undefined): Promise<Client> {
+type Hop = Awaited<ReturnType<typeof hopConfig>>;
+
+/** Connects one hop; with accept-new, the first-seen key is on disk before this returns. */
+async function connect(label: string, hop: Hop, sock?: NodeJS.ReadableStream): Promise<Client> {
+  const client = await handshake(label, sock ? { ...hop.config, sock: sock as never } : hop.config, hop.hostKeyProblem);
+  try {
+    await hop.recorded();
+  } catch (error) {
+    client.end();
+    throw new HostError(label, `cannot record the host key of ${hop.config.host} in known_hosts: ${(error as Error).message}`);
+  }
+  return client;
+}
+
+function handshake(label: string, config: ConnectConfig, hostKeyProblem: () => string | undefined): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     client
@@ -107,7 +123,7 @@ export class SshTransport implements Transport {
     if (ssh.jumpHost) {
       const [jumpAddress = ssh.jumpHost, jumpPort = '22'] = ssh.jumpHost.split(':');
       const hop = await hopConfig(jumpAddress, Number(jumpPort), ssh);
-      jump = await connect(`${host.name} (via ${ssh.jumpHost})`, hop.config, hop.hostKeyProblem);
+      jump = await connect(`${host.name} (via ${ssh.jumpHost})`, hop);
       const jumpClient = jump;
       sock = await new Promise((resolve, reject) =>
         jumpClient.forwardOut('127.0.0.1', 0, host.address, ssh.port, (error, stream) =>
@@ -117,7 +133,7 @@ export class SshTransport implements Transport {
     }
     const hop = await hopConfig(host.address, ssh.port, ssh);
     try {
-      const client = await connect(host.name, { ...hop.config, ...(sock ? { sock: sock as never } : {}) }, hop.hostKeyProblem);
+      const client = await connect(host.name, hop, sock);
       return new SshTransport(host, client, jump);
     } catch (error) {
       jump?.end();
