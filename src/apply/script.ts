@@ -89,8 +89,8 @@ export function applySteps(changes: readonly Change[]): Step[] {
       script: `printf '%s\\n' ${quote(c.to)} > ${quote(`/proc/sys/${c.key.replace(/\./g, '/')}`)}`,
     })),
     ...of('route').map((c) => ({
-      label: `route ${c.route.to} via ${c.route.via} dev ${c.route.dev}`,
-      script: command('ip', 'route', 'replace', c.route.to, 'via', c.route.via, 'dev', c.route.dev),
+      label: `route ${c.action} ${c.route.to} via ${c.route.via} dev ${c.route.dev}`,
+      script: command('ip', 'route', c.action === 'add' ? 'replace' : 'del', c.route.to, 'via', c.route.via, 'dev', c.route.dev),
     })),
     ...files.map(stageStep),
     ...files.filter((c): c is FileChange & { validate: string } => c.validate !== undefined).map((c) => validateStep(c, files)),

@@ -37,7 +37,7 @@ export function describeChange(change: Change): string {
     case 'sysctl':
       return `sysctl ${change.key}: ${change.from ?? '(unset)'} → ${change.to}`;
     case 'route':
-      return `route add ${change.route.to} via ${change.route.via} dev ${change.route.dev}`;
+      return `route ${change.action} ${change.route.to} via ${change.route.via} dev ${change.route.dev}`;
     case 'file': {
       if (!change.before) return `create ${change.path} (mode ${change.mode})`;
       const modeChanged = parseInt(change.before.mode, 8) !== parseInt(change.mode, 8);

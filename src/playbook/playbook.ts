@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';
 import type { FactNeeds, HostFacts } from '../facts/gather.js';
 import type { OsFamily } from '../facts/facts.js';
-import { hasRole, type Host, type Inventory } from '../inventory/types.js';
+import { hasRole, type Host, type Inventory, type Route } from '../inventory/types.js';
 import type { Resource } from '../resources/types.js';
 import { hostVars, type HostVars } from './vars.js';
 
@@ -28,7 +28,8 @@ interface FileSpec {
 export type TaskBody =
   | { readonly kind: 'packages'; readonly names: readonly string[] }
   | { readonly kind: 'sysctls' } // every inventory sysctl
-  | { readonly kind: 'routes' } // every inventory route
+  /** Every inventory route; `record` is the managed file listing them, whose old lines name the routes to delete. */
+  | { readonly kind: 'routes'; readonly record?: string }
   | { readonly kind: 'file'; readonly file: FileSpec }
   | { readonly kind: 'service'; readonly name: string; readonly running: boolean; readonly reloadOn: readonly string[]; readonly onChange: 'reload' | 'restart' };
 
@@ -82,8 +83,11 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
         body = { kind: 'packages', names: value as unknown as string[] };
         break;
       case 'sysctls':
-      case 'routes':
         body = { kind: key };
+        break;
+      case 'routes':
+        if (value?.record !== undefined && typeof value.record !== 'string') fail(`${where}.routes.record`, 'must be a file path');
+        body = { kind: key, ...(typeof value?.record === 'string' ? { record: value.record } : {}) };
         break;
       case 'file':
         if (typeof value?.path !== 'string' || typeof value.template !== 'string') fail(`${where}.file`, 'needs path and template');
@@ -115,6 +119,13 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
     }
     return { name: typeof raw.name === 'string' ? raw.name : key, on, ...(when ? { when } : {}), ...(raw.forEach ? { forEach: 'routeDevices' as const } : {}), body };
   });
+  // The routes record is read back from the host as a file fact: a file task must manage it.
+  tasks.forEach((task, i) => {
+    const record = task.body.kind === 'routes' ? task.body.record : undefined;
+    if (record && !tasks.some((t) => t.body.kind === 'file' && t.body.file.path === record && t.on === 'all' && !t.when && !t.forEach)) {
+      fail(`tasks[${i}].routes.record`, `${record} must also be managed by a file task on all hosts (it lists the routes to delete later)`);
+    }
+  });
   const templateDirs = [...(userTemplates ? [resolve(userTemplates)] : []), join(PROJECT_ROOT, 'templates')];
   return { file, tasks, templateDirs };
 }
@@ -136,6 +147,13 @@ async function template(playbook: Playbook, name: string): Promise<HandlebarsTem
     compiled.set(file, fn);
   }
   return fn;
+}
+
+const sameRoute = (a: Route, b: Route): boolean => a.to === b.to && a.via === b.via && a.dev === b.dev;
+
+/** Routes written one per line as `TO via VIA dev DEV` (the record's format, and RHEL's route-DEV). */
+export function parseRouteLines(text: string): Route[] {
+  return [...text.matchAll(/^(\S+) via (\S+) dev (\S+)\s*$/gm)].map(([, to = '', via = '', dev = '']) => ({ to, via, dev }));
 }
 
 const renderPath = (path: string, vars: HostVars): string => handlebars.compile(path, { noEscape: true, strict: true })(vars);
@@ -173,9 +191,14 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
       case 'sysctls':
         for (const { key, value } of vars.sysctls) resources.push({ kind: 'sysctl', key, value });
         break;
-      case 'routes':
-        for (const route of inventory.routes) resources.push({ kind: 'route', route });
+      case 'routes': {
+        for (const route of inventory.routes) resources.push({ kind: 'route', route, state: 'present' });
+        const recorded = body.record ? parseRouteLines(facts.files[body.record]?.content ?? '') : [];
+        for (const route of recorded.filter((r) => !inventory.routes.some((w) => sameRoute(r, w)))) {
+          resources.push({ kind: 'route', route, state: 'absent' }); // dropped from the inventory
+        }
         break;
+      }
       case 'service':
         resources.push({ kind: 'service', name: body.name, running: body.running, reloadOn: body.reloadOn, onChange: body.onChange });
         break;

@@ -23,7 +23,9 @@ function diffSysctl(r: ResourceOf<'sysctl'>, facts: HostFacts): Change[] {
 }
 
 function diffRoute(r: ResourceOf<'route'>, facts: HostFacts): Change[] {
-  return routeMatches(r.route, facts) ? [] : [{ kind: 'route', route: r.route }];
+  const live = routeMatches(r.route, facts);
+  if (r.state === 'present') return live ? [] : [{ kind: 'route', route: r.route, action: 'add' }];
+  return live ? [{ kind: 'route', route: r.route, action: 'delete' }] : [];
 }
 
 function diffFile(r: ResourceOf<'file'>, facts: HostFacts): Change[] {

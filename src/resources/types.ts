@@ -8,7 +8,7 @@ export type ServiceAction = 'enable' | 'start' | 'reload' | 'restart';
 export type Resource =
   | { readonly kind: 'package'; readonly names: readonly string[] }
   | { readonly kind: 'sysctl'; readonly key: string; readonly value: string }
-  | { readonly kind: 'route'; readonly route: Route }
+  | { readonly kind: 'route'; readonly route: Route; readonly state: 'present' | 'absent' }
   | {
       readonly kind: 'file';
       readonly path: string;
@@ -33,7 +33,7 @@ export type Change =
       readonly install: readonly string[];
     }
   | { readonly kind: 'sysctl'; readonly key: string; readonly from?: string; readonly to: string }
-  | { readonly kind: 'route'; readonly route: Route }
+  | { readonly kind: 'route'; readonly route: Route; readonly action: 'add' | 'delete' }
   | {
       readonly kind: 'file';
       readonly path: string;

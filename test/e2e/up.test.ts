@@ -180,6 +180,21 @@ labSuite('up and plan against real hosts', () => {
     expect(await sh(lb1, 'sha256sum /etc/haproxy/haproxy.cfg')).toBe(before);
   });
 
+  it('a route added to the inventory is added; dropped from it, it is deleted (now and at boot)', async () => {
+    const node = `${NAME}-server-2`;
+    const extra = join(work, 'extra-route.yaml');
+    writeFileSync(extra, readFileSync(full, 'utf8').replace(/^routes:\n/m, 'routes:\n  - { to: 10.253.0.0/16, via: 10.213.51.1, dev: host0 }\n'));
+    expect((await cli(['up', extra, '--yes'])).code).toBe(0);
+    expect(await sh(node, 'ip -4 route show')).toMatch(/^10\.253\.0\.0\/16 via 10\.213\.51\.1 dev host0/m);
+    const plan = await cli(['plan', full, '--limit', node]);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain('~ route delete 10.253.0.0/16 via 10.213.51.1 dev host0');
+    expect((await cli(['up', full, '--yes'])).code).toBe(0);
+    expect(await sh(node, 'ip -4 route show')).not.toContain('10.253.0.0/16');
+    expect(await sh(node, 'cat /etc/ha-provision/routes.sh')).not.toContain('10.253.0.0/16');
+    expect((await cli(['plan', full])).code).toBe(0);
+  });
+
   it('after a crash and boot, a host has its sysctls and routes back', async () => {
     const node = `${NAME}-server-1`;
     await labStop(NAME, node);

@@ -51,8 +51,8 @@ describe('applySteps', () => {
     ],
     [
       'a route is replaced (idempotent, unlike `ip route add`)',
-      [{ kind: 'route', route: { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' } }],
-      [['route 10.244.0.0/16 via 192.168.20.1 dev eth1', 'ip route replace 10.244.0.0/16 via 192.168.20.1 dev eth1']],
+      [{ kind: 'route', route: { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }, action: 'add' }],
+      [['route add 10.244.0.0/16 via 192.168.20.1 dev eth1', 'ip route replace 10.244.0.0/16 via 192.168.20.1 dev eth1']],
     ],
     [
       'service start takes a service the package already started',
@@ -72,14 +72,14 @@ describe('applySteps', () => {
     const steps = applySteps([
       { kind: 'service', name: 'haproxy', actions: ['reload'], why: 'x' },
       file('/etc/haproxy/haproxy.cfg', 'x\n'),
-      { kind: 'route', route: { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' } },
+      { kind: 'route', route: { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }, action: 'add' },
       { kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', to: '1' },
       { kind: 'package', manager: 'apt-get', install: ['haproxy'] },
     ]);
     expect(steps.map((s) => s.label)).toEqual([
       'install haproxy',
       'sysctl net.ipv4.ip_nonlocal_bind=1',
-      'route 10.244.0.0/16 via 192.168.20.1 dev eth1',
+      'route add 10.244.0.0/16 via 192.168.20.1 dev eth1',
       'upload /etc/haproxy/haproxy.cfg',
       'install /etc/haproxy/haproxy.cfg',
       'reload haproxy',

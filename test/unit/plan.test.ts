@@ -59,7 +59,7 @@ const ROUTE = { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' };
 const LB: Resource[] = [
   { kind: 'package', names: ['haproxy', 'keepalived', 'curl'] },
   { kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', value: '1' },
-  { kind: 'route', route: ROUTE },
+  { kind: 'route', route: ROUTE, state: 'present' },
   { kind: 'file', path: '/etc/haproxy/haproxy.cfg', content: HAPROXY_CFG, mode: '0644', validate: 'haproxy -c -q -f %s', daemonReload: false, secrets: [] },
   { kind: 'file', path: '/etc/keepalived/keepalived.conf', content: keepalivedConf(PASS), mode: '0640', validate: 'keepalived -t -f %s', daemonReload: false, secrets: [/auth_pass\s+(\S+)/g] },
   { kind: 'service', name: 'haproxy', running: true, reloadOn: ['/etc/haproxy/haproxy.cfg'], onChange: 'reload' },

@@ -1,12 +1,14 @@
 // The playbook + templates for haproxy-keepalived, rendered for the example inventory: what a user
 // would check in the files and commands before trusting them on a fleet (Debian and RHEL family).
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInventory } from '../../src/inventory/load.js';
 import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor } from '../../src/playbook/playbook.js';
 import { diffResources } from '../../src/resources/diff.js';
 import { applySteps } from '../../src/apply/script.js';
+import { describeChange } from '../../src/plan/format.js';
 import type { HostFacts } from '../../src/facts/gather.js';
 import type { Resource } from '../../src/resources/types.js';
 
@@ -97,7 +99,7 @@ describe('per family: what runs on a bare host', () => {
     const steps = applySteps(diffResources(await render('lb-1', facts), facts, 'lb-1'));
     expect(steps[0]).toEqual({ label: 'install haproxy, keepalived, curl', script: expected });
     expect(steps.map((s) => s.label)).toEqual(
-      expect.arrayContaining(['sysctl net.ipv4.ip_nonlocal_bind=1', 'route 10.244.0.0/16 via 192.168.20.1 dev eth1', 'validate /etc/haproxy/haproxy.cfg', 'enable haproxy', 'start keepalived']),
+      expect.arrayContaining(['sysctl net.ipv4.ip_nonlocal_bind=1', 'route add 10.244.0.0/16 via 192.168.20.1 dev eth1', 'validate /etc/haproxy/haproxy.cfg', 'enable haproxy', 'start keepalived']),
     );
   });
 
@@ -109,7 +111,8 @@ describe('per family: what runs on a bare host', () => {
 
     const rhel = await render('server-1', bareHost('rhel', 'dnf'));
     expect(fileOf(rhel, '/etc/sysconfig/network-scripts/route-eth1')).toMatch(/^10\.244\.0\.0\/16 via 192\.168\.20\.1 dev eth1$/m);
-    expect(rhel.some((r) => r.kind === 'file' && r.path.startsWith('/etc/ha-provision'))).toBe(false);
+    expect(rhel.some((r) => r.kind === 'file' && /routes\.sh$|\.service$/.test(r.path))).toBe(false);
+    expect(fileOf(rhel, '/etc/ha-provision/routes')).toMatch(/^10\.244\.0\.0\/16 via 192\.168\.20\.1 dev eth1$/m);
     expect(rhel.some((r) => r.kind === 'service' && r.name === 'ha-provision-routes')).toBe(false);
   });
 
@@ -125,5 +128,27 @@ describe('per family: what runs on a bare host', () => {
     expect(resources.filter((r) => r.kind === 'package')).toEqual([]);
     expect(resources.some((r) => r.kind === 'file' && r.path.includes('haproxy'))).toBe(false);
     expect(resources.some((r) => r.kind === 'service' && r.name === 'keepalived')).toBe(false);
+  });
+});
+
+describe('routes dropped from the inventory', () => {
+  const old = { to: '10.99.0.0/16', via: '192.168.20.1', dev: 'eth1' };
+  const recordOf = (routes: string[]) => ({ content: `# header\n${routes.join('\n')}\n`, sha256: '', owner: 'root', group: 'root', mode: '644' });
+  it.each([
+    ['recorded and still live: deleted', [`10.99.0.0/16 via 192.168.20.1 dev eth1`], [old], ['route delete 10.99.0.0/16 via 192.168.20.1 dev eth1']],
+    ['recorded but already gone: nothing to do', [`10.99.0.0/16 via 192.168.20.1 dev eth1`], [], []],
+    ['live but never recorded (not ours): left alone', [], [old], []],
+    ['recorded and still in the inventory: kept', ['10.244.0.0/16 via 192.168.20.1 dev eth1'], [], []],
+  ])('%s', async (_what, recorded, live, expected) => {
+    const inventoryRoute = { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }; // live, as wanted
+    const facts = { ...bareHost('debian', 'apt-get'), routes: [...live, inventoryRoute], files: { '/etc/ha-provision/routes': recordOf(recorded) } };
+    const changes = diffResources(await render('server-1', facts), facts, 'server-1');
+    expect(changes.filter((c) => c.kind === 'route').map(describeChange)).toEqual(expected);
+  });
+
+  it('a playbook whose routes record no file task manages is refused', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'ha-pb-')), 'pb.yaml');
+    writeFileSync(file, 'tasks:\n  - on: all\n    routes: { record: /etc/ha-provision/routes }\n');
+    await expect(loadPlaybook(file)).rejects.toThrow(`${file}: tasks[0].routes.record: /etc/ha-provision/routes must also be managed by a file task on all hosts`);
   });
 });
