@@ -185,7 +185,7 @@ export function filesFact(paths: readonly string[]): Fact<Record<string, FileFac
   };
 }
 
-export function sha256(content: string): string {
+export function sha256(content: string | Buffer): string {
   return createHash('sha256').update(content).digest('hex');
 }
 

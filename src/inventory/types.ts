@@ -80,4 +80,8 @@ export interface Inventory {
   readonly hosts: readonly Host[]; // in file order
 }
 
+/** Same destination, gateway and device (a live route fact may lack via/dev: then it is not the same). */
+export const sameRoute = (a: { to: string; via?: string; dev?: string }, b: Route): boolean =>
+  a.to === b.to && a.via === b.via && a.dev === b.dev;
+
 export const hasRole = (host: Host, role: Role): boolean => host.roles.includes(role);

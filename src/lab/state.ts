@@ -7,7 +7,7 @@
 //   hosts/<host>/{upper,work,root}          the overlay per host (upper survives stop/start)
 //   hosts/<host>/console.log                the nspawn console of the host's last boot
 // ~/.cache/ha-provision/                    image and repository caches, shared and kept
-import { createHash } from 'node:crypto';
+import { sha256 } from '../facts/facts.js';
 import { mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +68,7 @@ export function hostPaths(lab: string, host: string): HostPaths {
   return { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), root: join(dir, 'root'), console: join(dir, 'console.log') };
 }
 
-export const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+export { sha256 };
 
 /**
  * Bridge name: at most 15 characters (IFNAMSIZ), derived from the lab name. Short names stay readable

@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';
 import type { FactNeeds, HostFacts } from '../facts/gather.js';
 import type { OsFamily } from '../facts/facts.js';
-import { hasRole, type Host, type Inventory, type Route } from '../inventory/types.js';
+import { hasRole, sameRoute, type Host, type Inventory, type Route } from '../inventory/types.js';
 import type { Resource } from '../resources/types.js';
 import { hostVars, type HostVars } from './vars.js';
 
@@ -148,8 +148,6 @@ async function template(playbook: Playbook, name: string): Promise<HandlebarsTem
   }
   return fn;
 }
-
-const sameRoute = (a: Route, b: Route): boolean => a.to === b.to && a.via === b.via && a.dev === b.dev;
 
 /** Routes written one per line as `TO via VIA dev DEV` (the record's format, and RHEL's route-DEV). */
 export function parseRouteLines(text: string): Route[] {

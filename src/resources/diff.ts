@@ -1,14 +1,12 @@
 // Pure: (resources, facts) → changes. Each kind compares one wanted value with one fact, pyinfra-style.
 // Services are compared last because a changed file decides whether its service reloads.
 import type { HostFacts } from '../facts/gather.js';
-import type { Route } from '../inventory/types.js';
+import { sameRoute } from '../inventory/types.js';
 import { HostError } from '../errors.js';
 import type { Change, Resource, ResourceOf, ServiceAction } from './types.js';
 
 const sameMode = (a: string, b: string): boolean => parseInt(a, 8) === parseInt(b, 8);
 
-export const routeMatches = (r: Route, facts: HostFacts): boolean =>
-  facts.routes.some((f) => f.to === r.to && f.via === r.via && f.dev === r.dev);
 
 function diffPackage(r: ResourceOf<'package'>, facts: HostFacts, host: string): Change[] {
   const missing = r.names.filter((name) => facts.packages[name] === undefined);
@@ -23,7 +21,7 @@ function diffSysctl(r: ResourceOf<'sysctl'>, facts: HostFacts): Change[] {
 }
 
 function diffRoute(r: ResourceOf<'route'>, facts: HostFacts): Change[] {
-  const live = routeMatches(r.route, facts);
+  const live = facts.routes.some((f) => sameRoute(f, r.route));
   if (r.state === 'present') return live ? [] : [{ kind: 'route', route: r.route, action: 'add' }];
   return live ? [{ kind: 'route', route: r.route, action: 'delete' }] : [];
 }

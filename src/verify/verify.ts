@@ -11,7 +11,7 @@ export interface Check {
   readonly detail: string; // why it passed or failed
 }
 
-export const vipHolders = (inventory: Inventory, facts: ReadonlyMap<string, HostFacts>): string[] =>
+const vipHolders = (inventory: Inventory, facts: ReadonlyMap<string, HostFacts>): string[] =>
   [...facts].filter(([, f]) => f.addresses.some((a) => a.cidr.split('/')[0] === inventory.cluster.vip.address)).map(([name]) => name);
 
 /** Pure: checks answered by the hosts' facts. Only hosts present in `facts` are judged. */

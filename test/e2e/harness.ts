@@ -10,12 +10,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { labDown, labUp, type LabHostStatus } from '../../src/lab/index.js';
+import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { PROJECT_ROOT };
 
 const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 let skipNoted = false;
