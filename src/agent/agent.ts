@@ -4,14 +4,14 @@ import { gatherFacts, type FactNeeds, type HostFacts } from '../facts/gather.js'
 import type { Host, Inventory } from '../inventory/types.js';
 import { factNeeds, resourcesFor, type Playbook } from '../playbook/playbook.js';
 import { diffResources } from '../resources/diff.js';
-import type { Change } from '../resources/types.js';
+import type { Change, Resource } from '../resources/types.js';
 import { applyScript, applySteps, parseApplyOutput } from '../apply/script.js';
 import { HostError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import { SshTransport } from '../transport/ssh.js';
 import type { Redactor } from '../redact.js';
 import { describeChange } from '../plan/format.js';
-import { preflight } from '../plan/preflight.js';
+import { preflight, type PreflightOptions } from '../plan/preflight.js';
 
 export type Connector = (host: Host) => Promise<Transport>;
 export const sshConnector: Connector = (host) => SshTransport.open(host);
@@ -20,6 +20,7 @@ export class HostAgent {
   #transport?: Transport;
   #needs: FactNeeds;
   facts?: HostFacts;
+  resources: Resource[] = [];
   changes: Change[] = [];
 
   constructor(
@@ -27,6 +28,7 @@ export class HostAgent {
     readonly playbook: Playbook,
     readonly host: Host,
     private readonly connector: Connector = sshConnector,
+    private readonly options: PreflightOptions = {},
   ) {
     this.#needs = factNeeds(playbook, inventory, host);
   }
@@ -40,13 +42,20 @@ export class HostAgent {
     return this.#transport;
   }
 
+  /** Reads every fact (and the lb's backend probes) in one exec, without planning: for observers. */
+  async readFacts(): Promise<HostFacts> {
+    this.facts = await gatherFacts(this.host.name, await this.transport(), this.#needs);
+    return this.facts;
+  }
+
   /** Reads every fact (and the lb's backend probes) in one exec, then plans against them. */
   async refresh(): Promise<Change[]> {
-    this.facts = await gatherFacts(this.host.name, await this.transport(), this.#needs);
-    const problems = preflight(this.host, this.facts);
+    const facts = await this.readFacts();
+    this.resources = await resourcesFor(this.playbook, this.inventory, this.host, facts);
+    const changes = diffResources(this.resources, facts, this.host.name);
+    const problems = preflight(this.host, facts, changes, this.options);
     if (problems.length > 0) throw new HostError(this.host.name, problems.join('; '));
-    const resources = await resourcesFor(this.playbook, this.inventory, this.host, this.facts);
-    this.changes = diffResources(resources, this.facts, this.host.name);
+    this.changes = changes;
     return this.changes;
   }
 
@@ -55,11 +64,24 @@ export class HostAgent {
     if (this.changes.length === 0) return;
     const steps = applySteps(this.changes);
     const transport = await this.transport();
-    const result = await transport.exec(applyScript(steps, this.changes));
+    let result;
+    try {
+      result = await transport.exec(applyScript(steps, this.changes));
+    } catch (error) {
+      // The host has the script (or none of it) and finishes it on its own: we cannot know how far it got.
+      const why = error instanceof HostError ? error.reason : (error as Error).message;
+      throw new HostError(this.host.name, redact(`${why} while applying; the host finishes the steps it received on its own, so later steps may have run: run plan to see where it stands`));
+    }
     const outcome = parseApplyOutput(result.stdout, steps.length);
     if (outcome.ok && result.code !== 0) throw new HostError(this.host.name, redact(`apply script exited ${result.code}: ${result.stderr.trim()}`));
     if (!outcome.ok) {
       const step = steps[outcome.failedStep ?? 0]?.label ?? 'apply';
+      if (outcome.lost) {
+        throw new HostError(
+          this.host.name,
+          redact(`the connection was lost during step "${step}"; the host finishes the steps it received on its own, so later steps may have run: run plan to see where it stands`),
+        );
+      }
       const detail = (outcome.output || result.stderr).trim().split('\n').slice(-25).join('\n');
       throw new HostError(this.host.name, redact(`step "${step}" failed; nothing after it ran${detail ? `:\n${detail}` : ''}`));
     }

@@ -1,11 +1,13 @@
 // The orchestrator: one agent per host, run in parallel (p-limit). Phases are fleet-wide — every host
 // is read and planned before any host changes — so the plan a user confirms is the plan applied.
 import pLimit from 'p-limit';
-import type { Inventory } from '../inventory/types.js';
+import { hasRole, type Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/playbook.js';
 import type { Change } from '../resources/types.js';
 import { redactor, type Redactor } from '../redact.js';
-import { controllerChecks, hostChecks, type Check } from '../verify/verify.js';
+import { controllerChecks, hostChecks, settleWindowMs, vipHolders, type Check } from '../verify/verify.js';
+import { peersLeftOut } from '../plan/peers.js';
+import type { PreflightOptions } from '../plan/preflight.js';
 import type { HostFacts } from '../facts/gather.js';
 import { HostError } from '../errors.js';
 import { HostAgent, sshConnector, type Connector } from './agent.js';
@@ -44,6 +46,7 @@ export interface RunOptions {
   readonly confirm?: (plan: readonly HostReport[]) => Promise<boolean>;
   /** How long verification waits for the VIP to settle (keepalived elects within seconds). */
   readonly settleMs?: number;
+  readonly preflight?: PreflightOptions;
 }
 
 const silent: Progress = { step: () => undefined, done: () => undefined };
@@ -56,8 +59,13 @@ export const secretsOf = (inventory: Inventory): string[] => [
 export async function run(inventory: Inventory, playbook: Playbook, options: RunOptions): Promise<RunReport> {
   const redact: Redactor = redactor(secretsOf(inventory));
   const progress = options.progress ?? silent;
-  const hosts = inventory.hosts.filter((h) => !options.limit || options.limit.includes(h.name));
-  const agents = hosts.map((h) => new HostAgent(inventory, playbook, h, options.connector ?? sshConnector));
+  const inRun = (name: string): boolean => !options.limit || options.limit.includes(name);
+  const connector = options.connector ?? sshConnector;
+  const agents = inventory.hosts.filter((h) => inRun(h.name)).map((h) => new HostAgent(inventory, playbook, h, connector, options.preflight));
+  // The VIP is a property of every lb: verify reads the lbs a --limit leaves out too, read-only.
+  const observers = options.verify
+    ? inventory.hosts.filter((h) => !inRun(h.name) && hasRole(h, 'lb')).map((h) => new HostAgent(inventory, playbook, h, connector))
+    : [];
   const limit = pLimit(Math.max(1, options.concurrency));
   const errors = new Map<string, string>();
   const applied = new Map<string, readonly Change[]>();
@@ -87,6 +95,10 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
         }),
       ),
     );
+    for (const agent of agents) {
+      const split = errors.has(agent.host.name) ? undefined : peersLeftOut(agent.changes, new Set(agents.map((a) => a.host.name)));
+      if (split) errors.set(agent.host.name, redact(split));
+    }
     const planned = agents.map(report);
     const anyChange = planned.some((r) => r.status === 'pending');
     // Half a fleet is not changed on a plan that could not see the other half (an lb left on an
@@ -111,32 +123,64 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
       );
     }
     if (options.verify) progress.phase?.('verify');
-    const checks = options.verify ? await verify(inventory, agents, errors, options.settleMs ?? 20_000, guarded) : [];
+    // After an lb changed, the holder must stay put for a while: a split pair only shows seconds later.
+    const lbChanged = agents.some((a) => applied.has(a.host.name) && hasRole(a.host, 'lb'));
+    const settle = { deadlineMs: options.settleMs ?? 20_000, stableMs: lbChanged ? settleWindowMs(inventory) : 0 };
+    const checks = options.verify ? await verify(inventory, agents, observers, errors, settle, guarded) : [];
     const hostsReport = agents.map(report);
     for (const r of hostsReport) progress.done(r.host, r);
     return { hosts: hostsReport, checks, aborted: false };
   } finally {
-    for (const agent of agents) agent.close();
+    for (const agent of [...agents, ...observers]) agent.close();
   }
 }
 
-/** Runs the checks; while the VIP is still settling, re-reads the lbs (one exec each) and tries again. */
+/**
+ * Runs the checks; while the VIP is still settling, re-reads the lbs (one exec each) once a second and
+ * tries again. With a stable window, the checks pass only once one holder has held the VIP that long.
+ */
 async function verify(
   inventory: Inventory,
   agents: readonly HostAgent[],
+  observers: readonly HostAgent[],
   errors: ReadonlyMap<string, string>,
-  settleMs: number,
+  settle: { readonly deadlineMs: number; readonly stableMs: number },
   guarded: (agent: HostAgent, work: () => Promise<void>) => Promise<void>,
 ): Promise<Check[]> {
-  const deadline = Date.now() + settleMs;
+  const started = Date.now();
+  const deadline = started + settle.deadlineMs + settle.stableMs;
+  const unread = new Set<string>();
+  const readObservers = () =>
+    Promise.all(
+      observers.map(async (o) => {
+        try {
+          await o.readFacts();
+          unread.delete(o.host.name);
+        } catch {
+          unread.add(o.host.name); // reported by the one-holder check as "could not be read"
+        }
+      }),
+    );
+  await readObservers();
+  let holding = { holders: '', since: started };
   for (;;) {
     const facts = new Map<string, HostFacts>();
-    for (const a of agents) if (a.facts && !errors.has(a.host.name)) facts.set(a.host.name, a.facts);
+    for (const a of [...agents, ...observers]) if (a.facts && !errors.has(a.host.name) && !unread.has(a.host.name)) facts.set(a.host.name, a.facts);
     const checks = [...(await controllerChecks(inventory)), ...hostChecks(inventory, facts)];
+    const holders = vipHolders(inventory, facts).join(', ');
+    if (holders !== holding.holders) holding = { holders, since: Date.now() };
+    const heldFor = Date.now() - holding.since;
+    if (settle.stableMs > 0) {
+      checks.push({
+        name: `the VIP stays on one lb for ${settle.stableMs / 1000} s after the change`,
+        ok: heldFor >= settle.stableMs && holders !== '' && !holders.includes(','),
+        detail: holders === '' ? 'no lb holds it' : `held by ${holders} for ${(heldFor / 1000).toFixed(1)} s`,
+      });
+    }
     // Waiting only helps a fleet that converged: a failed host will not fix itself.
     if (checks.every((c) => c.ok) || errors.size > 0 || Date.now() > deadline) return checks;
     await new Promise((r) => setTimeout(r, 1000));
-    const lbs = agents.filter((a) => a.host.roles.includes('lb') && !errors.has(a.host.name));
-    await Promise.all(lbs.map((a) => guarded(a, async () => void (await a.refresh()))));
+    const lbs = agents.filter((a) => hasRole(a.host, 'lb') && !errors.has(a.host.name));
+    await Promise.all([...lbs.map((a) => guarded(a, async () => void (await a.refresh()))), readObservers()]);
   }
 }

@@ -1,12 +1,17 @@
 // Pure: a host's changes → ONE POSIX sh script (fed over stdin, so the upload rides in the same exec).
-// Order: packages, kernel state, then files the Ansible way — stage next to the target, validate the
-// staged copy, and only when every file validated: back up, rename atomically — then services.
-// Each step prints a marker; on failure the script stops and the caller shows that step's output.
-import { dirname, basename, join } from 'node:path';
+// Order: leftovers, packages, kernel state, then files the Ansible way — stage next to the target,
+// validate the staged copy, and only when every file validated: back up, rename atomically — then
+// services. Each step prints a marker; on failure the script stops and the caller shows that step's output.
+//
+// Once a host has the whole script it finishes it, whatever happens to the controller: sh runs nothing
+// until it has read the closing brace, and a hang-up or a broken pipe (controller killed, link cut) does
+// not stop it. A service that must load new files gets a pending-reload marker before the renames, removed
+// once it has loaded them; a run that dies in between leaves the marker, and the next plan reloads it.
+import { dirname } from 'node:path';
 import type { Change, ServiceAction } from '../resources/types.js';
 import { command, quote, writeFileCommand } from '../transport/quote.js';
+import { backupPath, checkPath, pendingPath, PENDING_DIR, stagedPath } from '../staging.js';
 
-export const BACKUP_DIR = '/var/lib/ha-provision/backup';
 export const STEP_MARK = '@@ha-provision-step ';
 export const FAIL_MARK = '@@ha-provision-failed ';
 export const DONE_MARK = '@@ha-provision-done';
@@ -17,9 +22,7 @@ export interface Step {
 }
 
 type FileChange = Extract<Change, { kind: 'file' }>;
-
-export const stagedPath = (path: string): string => join(dirname(path), `.${basename(path)}.ha-provision-new`);
-export const backupPath = (path: string): string => `${BACKUP_DIR}${path}`;
+type ServiceChange = Extract<Change, { kind: 'service' }>;
 
 function installStep(change: Extract<Change, { kind: 'package' }>): Step {
   const script =
@@ -41,8 +44,6 @@ function stageStep(change: FileChange): Step {
     )}`,
   };
 }
-
-export const checkPath = (path: string): string => join(dirname(path), `.${basename(path)}.ha-provision-check`);
 
 /**
  * Validates the staged copy. A file that names another file of the same change set (keepalived.conf
@@ -71,6 +72,19 @@ function commitStep(change: FileChange): Step {
   return { label: `install ${change.path}`, script: `${backup}${command('mv', '-f', stagedPath(change.path), change.path)}` };
 }
 
+/** Written before any rename: each service that must load new files, with the files it must load. */
+function markPendingStep(services: readonly ServiceChange[]): Step | undefined {
+  const due = services.filter((s) => s.loads.length > 0);
+  if (due.length === 0) return undefined;
+  return {
+    label: `mark ${due.map((s) => s.name).join(', ')} as due to load new files`,
+    script: [
+      command('mkdir', '-p', PENDING_DIR),
+      ...due.map((s) => `printf '%s\\n' ${s.loads.map(quote).join(' ')} > ${quote(pendingPath(s.name))}`),
+    ].join(' &&\n'),
+  };
+}
+
 const serviceCommand: Record<ServiceAction, (unit: string) => string> = {
   enable: (unit) => command('systemctl', 'enable', '-q', unit),
   // The package may have started it already with its stock config: reload-or-restart takes either way.
@@ -79,10 +93,25 @@ const serviceCommand: Record<ServiceAction, (unit: string) => string> = {
   restart: (unit) => command('systemctl', 'restart', unit),
 };
 
+/** One step per action; the marker goes with the action that makes the service load its files. */
+function serviceSteps(change: ServiceChange): Step[] {
+  return change.actions.map((action) => {
+    const loads = action !== 'enable';
+    return {
+      label: `${action} ${change.name}`,
+      script: loads ? `${serviceCommand[action](change.name)} && ${command('rm', '-f', pendingPath(change.name))}` : serviceCommand[action](change.name),
+    };
+  });
+}
+
 export function applySteps(changes: readonly Change[]): Step[] {
   const of = <K extends Change['kind']>(kind: K) => changes.filter((c): c is Extract<Change, { kind: K }> => c.kind === kind);
   const files = of('file');
+  const leftovers = of('leftovers').flatMap((c) => c.paths);
+  const mark = markPendingStep(of('service'));
   return [
+    ...(leftovers.length > 0 ? [{ label: 'remove staging files of an interrupted run', script: command('rm', '-f', ...leftovers) }] : []),
+    ...of('package-repair').map(() => ({ label: 'finish the interrupted dpkg run (dpkg --configure -a)', script: 'dpkg --configure -a' })),
     ...of('package').map(installStep),
     ...of('sysctl').map((c) => ({
       label: `sysctl ${c.key}=${c.to}`,
@@ -94,21 +123,34 @@ export function applySteps(changes: readonly Change[]): Step[] {
     })),
     ...files.map(stageStep),
     ...files.filter((c): c is FileChange & { validate: string } => c.validate !== undefined).map((c) => validateStep(c, files)),
+    ...(mark ? [mark] : []),
     ...files.map(commitStep),
     ...(files.some((c) => c.daemonReload) ? [{ label: 'systemctl daemon-reload', script: 'systemctl daemon-reload' }] : []),
-    ...of('service').flatMap((c) => c.actions.map((a) => ({ label: `${a} ${c.name}`, script: serviceCommand[a](c.name) }))),
+    ...of('service').flatMap(serviceSteps),
   ];
 }
 
+/**
+ * Each step's output is captured by the shell itself (`$( … )`), so a step never writes to a pipe the
+ * controller may have closed; the shell's own writes only fail quietly once the trap has caught SIGPIPE.
+ * Traps with a handler (not ignored) reset to the default in the commands a step runs.
+ */
 export function applyScript(steps: readonly Step[], changes: readonly Change[]): string {
   const staged = changes.flatMap((c) => (c.kind === 'file' ? [quote(stagedPath(c.path)), quote(checkPath(c.path))] : []));
   return [
+    '{',
     'export LC_ALL=C DEBIAN_FRONTEND=noninteractive',
+    "trap ':' HUP PIPE",
     // Whatever happens, no staged file is left behind (after a commit they no longer exist).
-    // A signal exits through the EXIT trap too.
-    ...(staged.length > 0 ? [`trap ${quote(`rm -f ${staged.join(' ')}`)} EXIT`, "trap 'exit 1' HUP INT TERM"] : []),
-    ...steps.map((step, i) => `echo '${STEP_MARK}${i}'\n{\n${step.script}\n} 2>&1 || { echo '${FAIL_MARK}${i}'; exit 1; }`),
+    // An interrupt or termination exits through the EXIT trap too; SIGKILL leaves them to the next facts read.
+    ...(staged.length > 0 ? [`trap ${quote(`rm -f ${staged.join(' ')}`)} EXIT`] : []),
+    "trap 'exit 1' INT TERM",
+    ...steps.map(
+      (step, i) =>
+        `echo '${STEP_MARK}${i}'\nout=$(\n{\n${step.script}\n} 2>&1\n); rc=$?\n[ -z "$out" ] || printf '%s\\n' "$out"\n[ $rc -eq 0 ] || { echo '${FAIL_MARK}${i}'; exit 1; }`,
+    ),
     `echo '${DONE_MARK}'`,
+    '}',
     '',
   ].join('\n');
 }
@@ -118,6 +160,8 @@ export interface StepOutcome {
   readonly completed: number; // steps that finished
   readonly failedStep?: number;
   readonly output?: string; // the failed step's output
+  /** The script's end was never reported: the connection or the shell died while this step ran. */
+  readonly lost?: boolean;
 }
 
 /** Pure: reads the markers back. A missing marker means the connection or shell died mid-way. */
@@ -132,7 +176,7 @@ export function parseApplyOutput(stdout: string, stepCount: number): StepOutcome
   }
   // Only the end marker proves the last step finished: a shell killed mid-step prints nothing more.
   if (!new RegExp(`^${DONE_MARK}$`, 'm').test(stdout)) {
-    return { ok: false, completed: Math.max(last, 0), failedStep: Math.max(last, 0), output: 'the script stopped without reporting (connection lost or shell killed)' };
+    return { ok: false, completed: Math.max(last, 0), failedStep: Math.max(last, 0), lost: true, output: 'the script stopped without reporting (connection lost or shell killed)' };
   }
   return { ok: true, completed: stepCount };
 }

@@ -5,17 +5,18 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pLimit from 'p-limit';
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { InventoryError, LabError, UsageError, HostError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor, type Playbook } from '../playbook/playbook.js';
 import { run, secretsOf, type HostReport, type RunReport } from '../agent/orchestrator.js';
 import { redactor } from '../redact.js';
-import { failures, formatChecks, formatPlan, formatSummary, jsonReport, painter, useColour } from './output.js';
+import { refuseExposedSecrets } from '../plan/leaks.js';
+import { factsSummary, failures, formatChecks, formatPlan, formatSummary, jsonError, jsonReport, painter, useColour } from './output.js';
 import { plainProgress } from './progress.js';
+import { asksFirst, confirmOnTty } from './confirm.js';
 import { HostAgent } from '../agent/agent.js';
-import type { HostFacts } from '../facts/gather.js';
+import { freshHostFacts } from '../facts/gather.js';
 
 const HELP: Record<string, string> = {
   main: `ha-provision — a highly available virtual IP (haproxy + keepalived) in front of Kubernetes API servers
@@ -46,20 +47,28 @@ Options:
   --json               machine-readable report on stdout
   --no-verify          skip the checks at the end
   --playbook FILE      your own playbook instead of playbooks/<topology>.yaml
-  --templates DIR      templates here shadow the built-in ones, file by file`,
-  plan: `Usage: ha-provision plan <inventory.yaml> [--limit a,b] [--concurrency N] [--json] [--playbook FILE] [--templates DIR]
+  --templates DIR      templates here shadow the built-in ones, file by file
+  --allow-ssh-path-change   apply a route that changes how a host reaches this machine (refused otherwise)
 
-Per host: packages to install, sysctls old → new, routes to add, unified diffs of every file, and what
-will be started or reloaded. Changes nothing. Secrets are masked.
+With --limit, a change its peers must share (keepalived's auth_pass, virtual_router_id, advert_int,
+unicast peers) is refused unless every lb is in the limit; verify still reads every lb.
+--json is an output format: on a TTY, up still asks unless --yes.`,
+  plan: `Usage: ha-provision plan <inventory.yaml> [--limit a,b] [--concurrency N] [--json] [--playbook FILE] [--templates DIR] [--allow-ssh-path-change]
+
+Per host: packages to install, sysctls old → new, routes to add, unified diffs of every file (content,
+owner and mode), what will be started or reloaded — including services that never loaded files an
+interrupted run installed — and staging files such a run left behind. Changes nothing. Secrets are masked.
 Exit 0 when every host is in sync, 2 when changes are pending, 1 on any error.`,
   verify: `Usage: ha-provision verify <inventory.yaml> [--limit a,b] [--json]
 
-Checks: TCP and HTTPS through the VIP from this machine, exactly one lb holds the VIP, every lb reaches
-every backend, haproxy and keepalived active. Exit 0 when all pass, 1 otherwise.`,
+Checks: TCP and HTTPS through the VIP from this machine, exactly one lb holds the VIP (every lb is read,
+also those outside --limit), every lb reaches every backend, haproxy and keepalived active, and keepalived
+logged no fault (such as a disabled track script) since its last (re)load. Exit 0 when all pass, 1 otherwise.`,
   facts: `Usage: ha-provision facts <inventory.yaml> [--limit a,b] [--json]
 
 What each host looks like now: OS, package manager, managed packages, sysctls, routes, addresses, managed
-files (hash, owner, mode) and services. One SSH exec per host.`,
+files (hash, owner, mode) and services. One SSH exec per host. A file that holds a secret shows the hash of
+its masked text (maskedSha256), never a plain hash that would let a guess of the secret be confirmed.`,
   render: `Usage: ha-provision render <inventory.yaml> --out DIR [--family debian|rhel] [--playbook FILE] [--templates DIR]
 
 Writes every host's rendered files to DIR/<host>/<path> without connecting anywhere. Files hold secrets
@@ -75,9 +84,11 @@ const COMMON: ParseArgsConfig['options'] = {
   templates: { type: 'string' },
 };
 
+const PLANNING: ParseArgsConfig['options'] = { ...COMMON, 'allow-ssh-path-change': { type: 'boolean' } };
+
 const OPTIONS: Record<string, ParseArgsConfig['options']> = {
-  up: { ...COMMON, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' } },
-  plan: COMMON,
+  up: { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' } },
+  plan: PLANNING,
   verify: COMMON,
   facts: COMMON,
   render: { ...COMMON, out: { type: 'string' }, family: { type: 'string' } },
@@ -100,19 +111,11 @@ async function prepare(values: Values, positionals: string[], command: string): 
   const inventory = await loadInventory(resolve(file));
   const playbookFile = typeof values.playbook === 'string' ? resolve(values.playbook) : builtinPlaybook(inventory.cluster.topology);
   const playbook = await loadPlaybook(playbookFile, typeof values.templates === 'string' ? values.templates : undefined);
+  await refuseExposedSecrets(playbook, inventory);
   const limit = typeof values.limit === 'string' ? values.limit.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   const unknown = limit?.filter((name) => !inventory.hosts.some((h) => h.name === name)) ?? [];
   if (unknown.length > 0) throw new UsageError(`--limit: no host named ${unknown.join(', ')} in ${inventory.file}; hosts: ${inventory.hosts.map((h) => h.name).join(', ')}`);
   return { inventory, playbook, hosts: { concurrency, ...(limit ? { limit } : {}) } };
-}
-
-async function confirmOnTty(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 async function planOrUp(command: 'plan' | 'up', values: Values, positionals: string[]): Promise<number> {
@@ -121,8 +124,9 @@ async function planOrUp(command: 'plan' | 'up', values: Values, positionals: str
   const redact = redactor(secretsOf(inventory));
   const paint = painter(useColour(process.stdout) && !values.json);
   const json = Boolean(values.json);
-  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY) && !values.yes && !json;
-  const log = (text: string): void => void process.stdout.write(`${text}\n`);
+  const interactive = asksFirst({ tty: Boolean(process.stdin.isTTY && process.stderr.isTTY), yes: Boolean(values.yes) });
+  // With --json, stdout carries only the report: the plan shown before the question goes to stderr.
+  const log = (text: string): void => void (json ? process.stderr : process.stdout).write(`${text}\n`);
   const progress = json
     ? undefined
     : process.stderr.isTTY
@@ -133,8 +137,9 @@ async function planOrUp(command: 'plan' | 'up', values: Values, positionals: str
     apply,
     verify: apply && !values['no-verify'],
     ...(progress ? { progress } : {}),
+    ...(values['allow-ssh-path-change'] ? { preflight: { allowSshPathChange: true } } : {}),
     confirm: async (plan: readonly HostReport[]) => {
-      if (json) return true;
+      if (json && !interactive) return true;
       log(formatPlan(plan, redact, paint));
       return interactive ? confirmOnTty(`\nApply these changes to ${plan.filter((h) => h.status === 'pending').length} host(s)? [y/N] `) : true;
     },
@@ -171,22 +176,6 @@ async function verifyCommand(values: Values, positionals: string[]): Promise<num
   return finish('verify', report, redactor(secretsOf(inventory)), painter(useColour(process.stdout) && !values.json), Boolean(values.json), false);
 }
 
-function factsSummary(facts: HostFacts): object {
-  return {
-    os: facts.os,
-    packageManager: facts.packageManager ?? null,
-    systemd: facts.systemd,
-    packages: facts.packages,
-    sysctls: facts.sysctls,
-    routes: facts.routes,
-    addresses: facts.addresses,
-    // Contents stay on the host (they may hold secrets); the hash says whether they changed.
-    files: Object.fromEntries(Object.entries(facts.files).map(([p, f]) => [p, f ? { sha256: f.sha256, owner: f.owner, group: f.group, mode: f.mode } : null])),
-    services: facts.services,
-    backends: facts.backends,
-  };
-}
-
 async function factsCommand(values: Values, positionals: string[]): Promise<number> {
   const { inventory, playbook, hosts } = await prepare(values, positionals, 'facts');
   const selected = inventory.hosts.filter((h) => !hosts.limit || hosts.limit.includes(h.name));
@@ -195,8 +184,8 @@ async function factsCommand(values: Values, positionals: string[]): Promise<numb
     selected.map((host) => limit(async () => {
       const agent = new HostAgent(inventory, playbook, host);
       try {
-        await agent.refresh();
-        return { host: host.name, facts: factsSummary(agent.facts!) };
+        const facts = await agent.readFacts();
+        return { host: host.name, facts: factsSummary(facts, await resourcesFor(playbook, inventory, host, facts)) };
       } catch (error) {
         return { host: host.name, error: redactor(secretsOf(inventory))(error instanceof HostError ? error.reason : (error as Error).message) };
       } finally {
@@ -217,7 +206,7 @@ async function renderCommand(values: Values, positionals: string[]): Promise<num
   const out = resolve(values.out);
   await mkdir(out, { recursive: true, mode: 0o700 });
   // Facts of a host of that family as it would be before provisioning: render needs no SSH.
-  const facts = { os: { id: family, versionId: '', family }, systemd: true, packages: {}, sysctls: {}, routes: [], addresses: [], files: {}, services: {}, backends: {} } as HostFacts;
+  const facts = freshHostFacts(family);
   let count = 0;
   for (const host of inventory.hosts) {
     for (const r of await resourcesFor(playbook, inventory, host, facts)) {
@@ -275,16 +264,16 @@ async function main(argv: string[]): Promise<number> {
   return 1;
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof InventoryError || error instanceof UsageError || error instanceof LabError || error instanceof HostError) {
-      process.stderr.write(`ha-provision: ${error.message}\n`);
-    } else {
-      process.stderr.write(`ha-provision: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
-    }
+    const known = error instanceof InventoryError || error instanceof UsageError || error instanceof LabError || error instanceof HostError;
+    // With --json every outcome is one JSON document on stdout, errors before any host was read included.
+    if (argv.includes('--json') && argv[0] !== 'lab') process.stdout.write(`${jsonError(argv[0] ?? '', error)}\n`);
+    process.stderr.write(known ? `ha-provision: ${(error as Error).message}\n` : `ha-provision: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
     process.exitCode = 1;
   },
 );

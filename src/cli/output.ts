@@ -2,7 +2,11 @@
 import type { Check } from '../verify/verify.js';
 import type { HostReport, RunReport } from '../agent/orchestrator.js';
 import { describeChange, fileDiff, formatHostPlan } from '../plan/format.js';
-import type { Redactor } from '../redact.js';
+import { maskPatterns, type Redactor } from '../redact.js';
+import { sha256, type FileFact } from '../facts/facts.js';
+import type { HostFacts } from '../facts/gather.js';
+import type { Resource, ResourceOf } from '../resources/types.js';
+import { HostError, InventoryError, LabError, UsageError } from '../errors.js';
 
 export const useColour = (stream: NodeJS.WriteStream): boolean => Boolean(stream.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 
@@ -64,4 +68,49 @@ export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | '
     null,
     2,
   );
+}
+
+/** An error as the one JSON document --json promises: what kind, the message, and each inventory problem. */
+export function jsonError(mode: string, error: unknown): string {
+  const kind =
+    error instanceof InventoryError ? 'inventory' : error instanceof UsageError ? 'usage' : error instanceof HostError ? 'host' : error instanceof LabError ? 'lab' : 'unexpected';
+  return JSON.stringify(
+    {
+      mode,
+      ok: false,
+      error: {
+        kind,
+        message: (error as Error)?.message ?? String(error),
+        ...(error instanceof InventoryError ? { file: error.file, problems: error.problems } : {}),
+      },
+    },
+    null,
+    2,
+  );
+}
+
+/** What `facts` prints of a host. Contents stay on the host (they may hold secrets); hashes say whether they changed. */
+export function factsSummary(facts: HostFacts, resources: readonly Resource[]): object {
+  const secretsOf = (path: string): readonly RegExp[] => resources.find((r): r is ResourceOf<'file'> => r.kind === 'file' && r.path === path)?.secrets ?? [];
+  const digest = (path: string, f: FileFact): object => {
+    const secrets = secretsOf(path);
+    // A plain hash of a file whose every other byte the inventory tells would confirm a guessed secret.
+    return secrets.length > 0 ? { maskedSha256: sha256(maskPatterns(f.content, secrets)) } : { sha256: f.sha256 };
+  };
+  return {
+    os: facts.os,
+    packageManager: facts.packageManager ?? null,
+    systemd: facts.systemd,
+    packages: facts.packages,
+    sysctls: facts.sysctls,
+    routes: facts.routes,
+    addresses: facts.addresses,
+    files: Object.fromEntries(Object.entries(facts.files).map(([p, f]) => [p, f ? { ...digest(p, f), owner: f.owner, group: f.group, mode: f.mode } : null])),
+    sshPath: facts.sshPath ?? null,
+    pendingReloads: facts.pendingReloads,
+    leftoverStaging: facts.leftoverStaging,
+    dpkgInterrupted: facts.dpkgInterrupted,
+    services: facts.services,
+    backends: facts.backends,
+  };
 }

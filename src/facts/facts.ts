@@ -31,6 +31,15 @@ export interface ServiceFact {
   readonly enabled: string; // UnitFileState: enabled, disabled, "" when the unit does not exist
   readonly mainPid: number;
   readonly startedAt: string; // ExecMainStartTimestampMonotonic: changes only on (re)start
+  /** Lines logged since systemd last started or reloaded it that match its fault patterns (when it has any). */
+  readonly faults?: readonly string[];
+}
+
+/** How this host reaches the controller (the SSH peer it sees): `ip route get PEER`. */
+export interface SshPathFact {
+  readonly peer: string;
+  readonly via?: string;
+  readonly dev?: string;
 }
 
 export interface RouteFact {
@@ -150,6 +159,24 @@ export const routesFact: Fact<RouteFact[]> = {
     }),
 };
 
+/**
+ * The route to the controller as this host sees it. SSH_CLIENT ("ADDR PORT LOCALPORT") is passed
+ * through sudo by the transport; with a jump host it names the jump host, which is the path that counts.
+ */
+export const sshPathFact: Fact<SshPathFact | undefined> = {
+  name: 'ssh-path',
+  command: 'peer=${SSH_CLIENT%% *}; [ -n "$peer" ] && echo "$peer" && ip -4 route get "$peer"',
+  parse(stdout) {
+    const [peer, route = ''] = lines(stdout);
+    if (!peer) return undefined;
+    const words = route.trim().split(/\s+/);
+    const after = (w: string): string | undefined => (words.includes(w) ? words[words.indexOf(w) + 1] : undefined);
+    const via = after('via');
+    const dev = after('dev');
+    return { peer: peer.trim(), ...(via ? { via } : {}), ...(dev ? { dev } : {}) };
+  },
+};
+
 export const addressesFact: Fact<AddressFact[]> = {
   name: 'addresses',
   command: 'ip -o -4 addr show',
@@ -189,22 +216,37 @@ export function sha256(content: string | Buffer): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
-export function servicesFact(names: readonly string[]): Fact<Record<string, ServiceFact>> {
+/**
+ * State of each unit. For a unit with fault patterns, also the matching lines of its journal since
+ * systemd last started or reloaded it ("Starting|Reloading NAME.service", systemd 252 and later): what
+ * the daemon said about the config it runs now, e.g. keepalived disabling a track script it finds unsafe.
+ */
+export function servicesFact(names: readonly string[], faults: Readonly<Record<string, readonly string[]>> = {}): Fact<Record<string, ServiceFact>> {
+  // The patterns reach awk through its environment: -v would process backslash escapes in them.
+  const journal = (name: string, patterns: readonly string[]): string =>
+    `journalctl -u ${quote(`${name}.service`)} -b -o cat -n 300 --no-pager | ` +
+    `fault=${quote(patterns.join('|'))} load=${quote(`^(Starting|Reloading) ${name.replace(/[.]/g, '[.]')}[.]service`)} ` +
+    `awk '$0 ~ ENVIRON["load"] { n = "" } $0 ~ ENVIRON["fault"] { n = n "Fault=" $0 "\\n" } END { printf "%s", n }'`;
   return {
     name: 'services',
     command: names
-      .map((n) => `echo ${quote(`@service ${n}`)}; ${command('systemctl', 'show', '-p', 'ActiveState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic', `${n}.service`)} 2>/dev/null`)
+      .map((n) => {
+        const patterns = faults[n] ?? [];
+        const show = `${command('systemctl', 'show', '-p', 'ActiveState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic', `${n}.service`)} 2>/dev/null`;
+        return `echo ${quote(`@service ${n}`)}; ${show}${patterns.length > 0 ? `; ${journal(n, patterns)}` : ''}`;
+      })
       .join('\n'),
     parse(stdout) {
       const services: Record<string, ServiceFact> = {};
       for (const block of stdout.split(/^@service /m).slice(1)) {
         const [name = '', ...rest] = block.split('\n');
-        const kv = parseKeyValues(rest.join('\n'));
+        const kv = parseKeyValues(rest.filter((l) => !l.startsWith('Fault=')).join('\n'));
         services[name] = {
           active: kv.ActiveState ?? 'unknown',
           enabled: kv.UnitFileState ?? '',
           mainPid: Number(kv.MainPID ?? 0),
           startedAt: kv.ExecMainStartTimestampMonotonic ?? '0',
+          ...(faults[name]?.length ? { faults: rest.filter((l) => l.startsWith('Fault=')).map((l) => l.slice('Fault='.length).trim()) } : {}),
         };
       }
       return services;

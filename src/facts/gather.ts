@@ -11,16 +11,20 @@ import {
   packagesFact,
   routesFact,
   servicesFact,
+  sshPathFact,
   sysctlsFact,
   systemdFact,
   type AddressFact,
   type Fact,
   type FileFact,
   type OsFact,
+  type OsFamily,
   type PackageManager,
   type RouteFact,
   type ServiceFact,
+  type SshPathFact,
 } from './facts.js';
+import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact } from './leftovers.js';
 
 /** What to read; derived from a host's resources (and, for lbs, the backends to probe). */
 export interface FactNeeds {
@@ -28,6 +32,8 @@ export interface FactNeeds {
   readonly sysctls: readonly string[];
   readonly files: readonly string[];
   readonly services: readonly string[];
+  /** Per service, log patterns that mean it is running its config in a degraded way. */
+  readonly serviceFaults: Readonly<Record<string, readonly string[]>>;
   readonly backends: readonly string[]; // "address:port"
 }
 
@@ -38,10 +44,14 @@ export interface HostFacts {
   readonly packages: Readonly<Record<string, string>>;
   readonly sysctls: Readonly<Record<string, string>>;
   readonly routes: readonly RouteFact[];
+  readonly sshPath?: SshPathFact;
   readonly addresses: readonly AddressFact[];
   readonly files: Readonly<Record<string, FileFact | undefined>>;
   readonly services: Readonly<Record<string, ServiceFact>>;
   readonly backends: Readonly<Record<string, boolean>>;
+  readonly pendingReloads: Readonly<Record<string, readonly string[]>>;
+  readonly leftoverStaging: readonly string[];
+  readonly dpkgInterrupted: boolean;
 }
 
 const MARK = '@@ha-provision-fact ';
@@ -54,10 +64,14 @@ function factsFor(needs: FactNeeds) {
     packages: packagesFact(needs.packages),
     sysctls: sysctlsFact(needs.sysctls),
     routes: routesFact,
+    sshPath: sshPathFact,
     addresses: addressesFact,
     files: filesFact(needs.files),
-    services: servicesFact(needs.services),
+    services: servicesFact(needs.services, needs.serviceFaults),
     backends: backendsFact(needs.backends),
+    pendingReloads: pendingReloadsFact,
+    leftoverStaging: leftoverStagingFact(needs.files),
+    dpkgInterrupted: dpkgInterruptedFact,
   } satisfies Record<keyof HostFacts, Fact<unknown>>;
 }
 
@@ -92,4 +106,22 @@ export async function gatherFacts(host: string, transport: Transport, needs: Fac
   } catch (error) {
     throw new HostError(host, `reading facts failed (exit ${result.code}): ${(error as Error).message} ${result.stderr.trim()}`);
   }
+}
+
+/** The facts of a host of that family before it was ever provisioned: for rendering without SSH. */
+export function freshHostFacts(family: OsFamily): HostFacts {
+  return {
+    os: { id: family, versionId: '', family },
+    systemd: true,
+    packages: {},
+    sysctls: {},
+    routes: [],
+    addresses: [],
+    files: {},
+    services: {},
+    backends: {},
+    pendingReloads: {},
+    leftoverStaging: [],
+    dpkgInterrupted: false,
+  };
 }

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { InventoryError, UsageError, type InventoryProblem } from '../errors.js';
+import { formatIpv4, maskOf, parseIpv4 } from './ipv4.js';
 import type {
   Cluster,
   HaproxyTimeouts,
@@ -333,20 +334,6 @@ function token(ctx: Ctx, v: unknown, segs: Segs, rule: TokenRule): string | unde
   }
   return v;
 }
-
-// IPv4 in dotted-quad form only; leading zeros are refused because some tools read them as octal.
-function parseIpv4(s: string): number | undefined {
-  const m = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/.exec(s);
-  if (!m) return undefined;
-  const octets = m.slice(1).map(Number);
-  if (octets.some((o) => o > 255)) return undefined;
-  return octets.reduce((acc, o) => acc * 256 + o, 0);
-}
-
-const formatIpv4 = (n: number): string => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-
-/** Network mask for a prefix as an unsigned 32-bit number. */
-const maskOf = (prefix: number): number => (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
 
 function ipv4(ctx: Ctx, v: unknown, segs: Segs, note = ''): string | undefined {
   if (absent(v)) return undefined;
@@ -855,6 +842,15 @@ function checkClusterAgainstHosts(ctx: Ctx, cluster: Cluster, hosts: readonly Ho
     ctx.p.add(['cluster', 'keepalived', 'check', 'weight'],
       `${weight} cannot move the VIP: ${why}; ${suggestion}omit weight so a failing node goes to FAULT and releases the VIP`);
   }
+
+  // sshd already listens on a host's SSH port: haproxy could not bind it there, and a backend probe to it
+  // would "pass" against sshd.
+  const clash = (role: Role, port: number, key: string, what: string): void => {
+    const hit = hosts.filter((h) => h.roles.includes(role) && h.ssh.port === port).map((h) => h.name);
+    if (hit.length > 0) ctx.p.add(['cluster', key], `${port} is the SSH port of ${hit.join(', ')}, where sshd already listens; ${what} needs a port of its own`);
+  };
+  clash('lb', cluster.frontendPort, 'frontendPort', 'the load balancer');
+  clash('server', cluster.backendPort, 'backendPort', 'kube-apiserver');
 
   // haproxy on a host that also runs kube-apiserver cannot listen on the apiserver's own port.
   const colocated = hosts.filter((h) => h.roles.includes('lb') && h.roles.includes('server'));

@@ -1,6 +1,7 @@
 // A plan as a human reads it: per host, each change on one line, files as unified diffs. Secrets are
 // masked before diffing: an unchanged password shows no line, a changed one a masked line marked (changed).
 import { createTwoFilesPatch } from 'diff';
+import type { FileFact } from '../facts/facts.js';
 import type { Change } from '../resources/types.js';
 import { capturedSecrets, maskPatterns, MASK, type Redactor } from '../redact.js';
 
@@ -9,7 +10,7 @@ export function fileDiff(change: Extract<Change, { kind: 'file' }>, redact: Reda
   const secretChanged =
     change.before !== undefined &&
     capturedSecrets(change.before.content, change.secrets).join('\n') !== capturedSecrets(change.content, change.secrets).join('\n');
-  const mask = (text: string, label = MASK): string => redact(maskPatterns(text, change.secrets, label));
+  const mask = (text: string, label = MASK): string => maskPatterns(text, change.secrets, label);
   const before = change.before ? mask(change.before.content) : '';
   const patch = createTwoFilesPatch(
     change.before ? `a${change.path}` : '/dev/null',
@@ -20,8 +21,9 @@ export function fileDiff(change: Extract<Change, { kind: 'file' }>, redact: Reda
     '',
     { context: 3 },
   );
-  // Drop the "===" banner jsdiff prints; keep ---/+++ and hunks like `diff -u`.
-  return patch
+  // Drop the "===" banner jsdiff prints; keep ---/+++ and hunks like `diff -u`. The fallback mask runs
+  // over the whole patch, headers included, so a path and the line below it can never disagree.
+  return redact(patch)
     .split('\n')
     .filter((l) => !l.startsWith('===='))
     .map((l) => (l.startsWith('--- ') || l.startsWith('+++ ') ? l.trimEnd() : l)) // no empty-header tab
@@ -29,9 +31,29 @@ export function fileDiff(change: Extract<Change, { kind: 'file' }>, redact: Reda
     .trimEnd();
 }
 
+/** " (mode only) mode 644 → 0640", " owner nobody:root → root:root", …: what changes besides the content. */
+function fileStateChange(change: Extract<Change, { kind: 'file' }>, before: FileFact): string {
+  const what: string[] = [];
+  const notes: string[] = [];
+  if (before.owner !== change.owner || before.group !== change.group) {
+    what.push('owner');
+    notes.push(`owner ${before.owner}:${before.group} → ${change.owner}:${change.group}`);
+  }
+  if (parseInt(before.mode, 8) !== parseInt(change.mode, 8)) {
+    what.push('mode');
+    notes.push(`mode ${before.mode} → ${change.mode}`);
+  }
+  const only = before.content === change.content ? ` (${what.join(' and ')} only)` : '';
+  return `${only}${notes.map((n) => ` ${n}`).join(',')}`;
+}
+
 /** One line per change (the summary a user scans first). */
 export function describeChange(change: Change): string {
   switch (change.kind) {
+    case 'leftovers':
+      return `remove ${change.paths.join(', ')} (left by an interrupted run)`;
+    case 'package-repair':
+      return 'finish the interrupted dpkg run (dpkg --configure -a)';
     case 'package':
       return `install ${change.install.join(', ')} (${change.manager})`;
     case 'sysctl':
@@ -40,9 +62,7 @@ export function describeChange(change: Change): string {
       return `route ${change.action} ${change.route.to} via ${change.route.via} dev ${change.route.dev}`;
     case 'file': {
       if (!change.before) return `create ${change.path} (mode ${change.mode})`;
-      const modeChanged = parseInt(change.before.mode, 8) !== parseInt(change.mode, 8);
-      const contentChanged = change.before.content !== change.content;
-      return `update ${change.path}${contentChanged ? '' : ' (mode only)'}${modeChanged ? ` mode ${change.before.mode} → ${change.mode}` : ''}`;
+      return `update ${change.path}${fileStateChange(change, change.before)}`;
     }
     case 'service':
       return `${change.actions.join(' + ')} ${change.name} (${change.why})`;

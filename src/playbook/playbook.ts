@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';
 import type { FactNeeds, HostFacts } from '../facts/gather.js';
 import type { OsFamily } from '../facts/facts.js';
-import { hasRole, sameRoute, type Host, type Inventory, type Route } from '../inventory/types.js';
+import { hasRole, type Host, type Inventory, type Route } from '../inventory/types.js';
 import type { Resource } from '../resources/types.js';
 import { hostVars, type HostVars } from './vars.js';
 
@@ -20,9 +20,13 @@ interface FileSpec {
   readonly path: string; // may hold {{…}} (with forEach)
   readonly template: string;
   readonly mode: string;
+  readonly owner: string;
+  readonly group: string;
   readonly validate?: string;
   readonly daemonReload: boolean;
   readonly secrets: readonly string[];
+  /** Settings every host of the task must change together (name → regex, group 1 the value). */
+  readonly peerShared: Readonly<Record<string, string>>;
 }
 
 export type TaskBody =
@@ -31,7 +35,14 @@ export type TaskBody =
   /** Every inventory route; `record` is the managed file listing them, whose old lines name the routes to delete. */
   | { readonly kind: 'routes'; readonly record?: string }
   | { readonly kind: 'file'; readonly file: FileSpec }
-  | { readonly kind: 'service'; readonly name: string; readonly running: boolean; readonly reloadOn: readonly string[]; readonly onChange: 'reload' | 'restart' };
+  | {
+      readonly kind: 'service';
+      readonly name: string;
+      readonly running: boolean;
+      readonly reloadOn: readonly string[];
+      readonly onChange: 'reload' | 'restart';
+      readonly logFaults: readonly string[]; // POSIX EREs: logged since the last (re)load, verify fails
+    };
 
 export interface Task {
   readonly name: string;
@@ -93,15 +104,24 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
         if (typeof value?.path !== 'string' || typeof value.template !== 'string') fail(`${where}.file`, 'needs path and template');
         if (!/^0?[0-7]{3}$/.test(String(value.mode ?? ''))) fail(`${where}.file.mode`, 'must be an octal mode in quotes, e.g. "0644"');
         if (value.validate !== undefined && !String(value.validate).includes('%s')) fail(`${where}.file.validate`, 'must contain %s (the staged file)');
+        for (const key of ['owner', 'group'] as const) {
+          if (value[key] !== undefined && !/^[a-z_][a-z0-9_-]*$/.test(String(value[key]))) fail(`${where}.file.${key}`, 'must be a user or group name');
+        }
+        for (const pattern of [...((value.secrets as string[] | undefined) ?? []), ...Object.values((value.peerShared as Record<string, string> | undefined) ?? {})]) {
+          if (!/\(/.test(String(pattern))) fail(`${where}.file`, `pattern ${String(pattern)} needs a group ( … ): its group 1 is the value`);
+        }
         body = {
           kind: 'file',
           file: {
             path: value.path as string,
             template: value.template as string,
             mode: String(value.mode),
+            owner: String(value.owner ?? 'root'),
+            group: String(value.group ?? 'root'),
             ...(value.validate !== undefined ? { validate: String(value.validate) } : {}),
             daemonReload: value.daemonReload === true,
             secrets: (value.secrets as string[] | undefined) ?? [],
+            peerShared: (value.peerShared as Record<string, string> | undefined) ?? {},
           },
         };
         break;
@@ -114,6 +134,7 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
           running: value.running !== false,
           reloadOn: (value.reloadOn as string[] | undefined) ?? [],
           onChange: (value.onChange as 'reload' | 'restart' | undefined) ?? 'reload',
+          logFaults: (value.logFaults as string[] | undefined) ?? [],
         };
         break;
     }
@@ -166,6 +187,7 @@ export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host):
     sysctls: bodies.some((b) => b.kind === 'sysctls') ? vars.sysctls.map((s) => s.key) : [],
     files: tasks.flatMap((t) => (t.body.kind === 'file' ? expand(t, vars).map((v) => renderPath((t.body as { file: FileSpec }).file.path, v)) : [])),
     services: bodies.flatMap((b) => (b.kind === 'service' ? [b.name] : [])),
+    serviceFaults: Object.fromEntries(bodies.flatMap((b) => (b.kind === 'service' && b.logFaults.length > 0 ? [[b.name, b.logFaults]] : []))),
     backends: hasRole(host, 'lb') ? vars.servers.map((s) => `${s.address}:${inventory.cluster.backendPort}`) : [],
   };
 }
@@ -192,15 +214,18 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
       case 'routes': {
         for (const route of inventory.routes) resources.push({ kind: 'route', route, state: 'present' });
         const recorded = body.record ? parseRouteLines(facts.files[body.record]?.content ?? '') : [];
-        for (const route of recorded.filter((r) => !inventory.routes.some((w) => sameRoute(r, w)))) {
-          resources.push({ kind: 'route', route, state: 'absent' }); // dropped from the inventory
+        // Dropped from the inventory. A route whose destination is still wanted (a new gateway or device)
+        // is not deleted: `ip route replace` already swapped it, and there would be nothing left to delete.
+        for (const route of recorded.filter((r) => !inventory.routes.some((w) => w.to === r.to))) {
+          resources.push({ kind: 'route', route, state: 'absent' });
         }
         break;
       }
       case 'service':
         resources.push({ kind: 'service', name: body.name, running: body.running, reloadOn: body.reloadOn, onChange: body.onChange });
         break;
-      case 'file':
+      case 'file': {
+        const peers = inventory.hosts.filter((h) => h.name !== host.name && appliesTo(task, h)).map((h) => h.name);
         for (const v of expand(task, vars)) {
           const render = await template(playbook, body.file.template);
           resources.push({
@@ -208,12 +233,17 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
             path: renderPath(body.file.path, v),
             content: render(v),
             mode: body.file.mode,
+            owner: body.file.owner,
+            group: body.file.group,
             ...(body.file.validate ? { validate: body.file.validate } : {}),
             daemonReload: body.file.daemonReload,
             secrets: body.file.secrets.map((s) => new RegExp(s, 'g')),
+            peerShared: Object.entries(body.file.peerShared).map(([name, re]) => ({ name, pattern: new RegExp(re, 'g') })),
+            peers,
           });
         }
         break;
+      }
     }
   }
   return resources;

@@ -3,16 +3,18 @@
 import type { HostFacts } from '../facts/gather.js';
 import { sameRoute } from '../inventory/types.js';
 import { HostError } from '../errors.js';
+import { capturedSecrets } from '../redact.js';
 import type { Change, Resource, ResourceOf, ServiceAction } from './types.js';
 
 const sameMode = (a: string, b: string): boolean => parseInt(a, 8) === parseInt(b, 8);
 
-
 function diffPackage(r: ResourceOf<'package'>, facts: HostFacts, host: string): Change[] {
+  // apt refuses every install until an interrupted dpkg run is finished.
+  const repair: Change[] = facts.dpkgInterrupted && facts.packageManager === 'apt-get' ? [{ kind: 'package-repair' }] : [];
   const missing = r.names.filter((name) => facts.packages[name] === undefined);
-  if (missing.length === 0) return [];
+  if (missing.length === 0) return repair;
   if (!facts.packageManager) throw new HostError(host, `no apt-get, dnf or yum found to install ${missing.join(', ')}`);
-  return [{ kind: 'package', manager: facts.packageManager, install: missing }];
+  return [...repair, { kind: 'package', manager: facts.packageManager, install: missing }];
 }
 
 function diffSysctl(r: ResourceOf<'sysctl'>, facts: HostFacts): Change[] {
@@ -28,7 +30,11 @@ function diffRoute(r: ResourceOf<'route'>, facts: HostFacts): Change[] {
 
 function diffFile(r: ResourceOf<'file'>, facts: HostFacts): Change[] {
   const before = facts.files[r.path];
-  if (before && before.content === r.content && sameMode(before.mode, r.mode)) return [];
+  if (before && before.content === r.content && sameMode(before.mode, r.mode) && before.owner === r.owner && before.group === r.group) return [];
+  // A peer-shared setting (e.g. auth_pass) whose value this change alters: the peers must change too.
+  const peerShared = before
+    ? r.peerShared.filter((s) => capturedSecrets(before.content, [s.pattern]).join('\n') !== capturedSecrets(r.content, [s.pattern]).join('\n')).map((s) => s.name)
+    : [];
   return [
     {
       kind: 'file',
@@ -36,11 +42,13 @@ function diffFile(r: ResourceOf<'file'>, facts: HostFacts): Change[] {
       ...(before ? { before } : {}),
       content: r.content,
       mode: r.mode,
-      owner: before?.owner ?? 'root',
-      group: before?.group ?? 'root',
+      owner: r.owner,
+      group: r.group,
       ...(r.validate ? { validate: r.validate } : {}),
       daemonReload: r.daemonReload,
       secrets: r.secrets,
+      peerShared,
+      peers: r.peers,
     },
   ];
 }
@@ -54,19 +62,24 @@ function diffService(r: ResourceOf<'service'>, facts: HostFacts, changedFiles: R
     actions.push('enable');
     why.push(state?.enabled ? `is ${state.enabled}` : 'not installed yet');
   }
-  const triggers = r.reloadOn.filter((p) => changedFiles.has(p));
+  const changed = r.reloadOn.filter((p) => changedFiles.has(p));
+  // Files an earlier run put in place that this service never loaded (that run died or its reload failed).
+  const unloaded = (facts.pendingReloads[r.name] ?? []).filter((p) => !changed.includes(p));
+  const loads = [...changed, ...unloaded];
   if (r.running && state?.active !== 'active') {
     actions.push('start');
     why.push(state && state.active !== 'inactive' ? `is ${state.active}` : 'not running');
-  } else if (r.running && triggers.length > 0) {
+  } else if (r.running && loads.length > 0) {
     actions.push(r.onChange);
-    why.push(`${triggers.join(', ')} changed`);
+    if (changed.length > 0) why.push(`${changed.join(', ')} changed`);
+    if (unloaded.length > 0) why.push(`has not loaded ${unloaded.join(', ')} since an earlier run installed ${unloaded.length === 1 ? 'it' : 'them'}`);
   }
-  return actions.length === 0 ? [] : [{ kind: 'service', name: r.name, actions, why: why.join('; ') }];
+  if (actions.length === 0) return [];
+  return [{ kind: 'service', name: r.name, actions, why: why.join('; '), loads: r.running ? loads : [] }];
 }
 
 export function diffResources(resources: readonly Resource[], facts: HostFacts, host: string): Change[] {
-  const changes: Change[] = [];
+  const changes: Change[] = facts.leftoverStaging.length > 0 ? [{ kind: 'leftovers', paths: facts.leftoverStaging }] : [];
   for (const r of resources) {
     switch (r.kind) {
       case 'package': changes.push(...diffPackage(r, facts, host)); break;

@@ -14,9 +14,13 @@ export type Resource =
       readonly path: string;
       readonly content: string;
       readonly mode: string; // octal, e.g. "0644"
+      readonly owner: string;
+      readonly group: string;
       readonly validate?: string; // command with %s for the staged file, e.g. "haproxy -c -f %s"
       readonly daemonReload: boolean; // a systemd unit: systemctl daemon-reload after it changes
       readonly secrets: readonly RegExp[]; // group 1 of each match is masked in diffs
+      readonly peerShared: readonly PeerSetting[];
+      readonly peers: readonly string[]; // the other hosts that render this file
     }
   | {
       readonly kind: 'service';
@@ -26,7 +30,15 @@ export type Resource =
       readonly onChange: 'reload' | 'restart';
     };
 
+/** A setting that every peer must change at once (e.g. keepalived's auth_pass); group 1 is its value. */
+export interface PeerSetting {
+  readonly name: string;
+  readonly pattern: RegExp;
+}
+
 export type Change =
+  | { readonly kind: 'leftovers'; readonly paths: readonly string[] } // staging files of a run that died
+  | { readonly kind: 'package-repair' } // dpkg was interrupted: `dpkg --configure -a` first
   | {
       readonly kind: 'package';
       readonly manager: PackageManager;
@@ -40,13 +52,22 @@ export type Change =
       readonly before?: FileFact;
       readonly content: string;
       readonly mode: string;
-      readonly owner: string; // kept from the existing file; root for a new one
+      readonly owner: string;
       readonly group: string;
       readonly validate?: string;
       readonly daemonReload: boolean;
       readonly secrets: readonly RegExp[];
+      readonly peerShared: readonly string[]; // names of the peer-shared settings this change alters
+      readonly peers: readonly string[];
     }
-  | { readonly kind: 'service'; readonly name: string; readonly actions: readonly ServiceAction[]; readonly why: string };
+  | {
+      readonly kind: 'service';
+      readonly name: string;
+      readonly actions: readonly ServiceAction[];
+      readonly why: string;
+      /** Files whose new version this service must load: a pending-reload marker names them until it has. */
+      readonly loads: readonly string[];
+    };
 
 export type ResourceKind = Resource['kind'];
 export type ResourceOf<K extends ResourceKind> = Extract<Resource, { kind: K }>;

@@ -15,9 +15,12 @@ export function command(...argv: readonly (string | number)[]): string {
 
 /**
  * Writes `content` verbatim to `path` through a here-document (base64, so any byte survives).
+ * The file is private (0600) from its first byte: it may hold a secret that a later chmod would come
+ * too late for, and a leftover file is removed first because `>` keeps an existing file's mode.
  * `andThen` runs only if the write succeeded; it sits on the first line, as sh reads the body after it.
  */
 export function writeFileCommand(path: string, content: string, andThen?: string): string {
   const encoded = Buffer.from(content, 'utf8').toString('base64').replace(/.{1,76}/g, '$&\n');
-  return `base64 -d > ${quote(path)} <<'HA_PROVISION_EOF'${andThen ? ` && ${andThen}` : ''}\n${encoded}HA_PROVISION_EOF`;
+  const target = quote(path);
+  return `rm -f ${target} && (umask 077 && base64 -d > ${target}) <<'HA_PROVISION_EOF'${andThen ? ` && ${andThen}` : ''}\n${encoded}HA_PROVISION_EOF`;
 }

@@ -148,7 +148,8 @@ export class SshTransport implements Transport {
   exec(script: string): Promise<ExecResult> {
     this.#execCount += 1;
     const { ssh } = this.host;
-    const shell = ssh.user === 'root' ? 'sh -s' : 'sudo -n sh -s';
+    // sudo drops SSH_CLIENT, which the facts read to see how this host reaches the controller.
+    const shell = ssh.user === 'root' ? 'sh -s' : 'sudo -n env "SSH_CLIENT=$SSH_CLIENT" sh -s';
     return new Promise((resolve, reject) => {
       this.client.exec(shell, (error, channel) => {
         if (error) return reject(new HostError(this.host.name, `exec: ${error.message}`));

@@ -11,27 +11,46 @@ export interface Check {
   readonly detail: string; // why it passed or failed
 }
 
-const vipHolders = (inventory: Inventory, facts: ReadonlyMap<string, HostFacts>): string[] =>
+export const vipHolders = (inventory: Inventory, facts: ReadonlyMap<string, HostFacts>): string[] =>
   [...facts].filter(([, f]) => f.addresses.some((a) => a.cidr.split('/')[0] === inventory.cluster.vip.address)).map(([name]) => name);
 
-/** Pure: checks answered by the hosts' facts. Only hosts present in `facts` are judged. */
+/**
+ * How long the VIP holder must stay the same after an lb changed: past keepalived's master-down
+ * interval (3 adverts and a skew; advert_int is 1 s) and past the track script's rise, so that a pair
+ * that stopped hearing each other (a split auth_pass) or a check that fails on the new config shows.
+ */
+export function settleWindowMs(inventory: Inventory): number {
+  const { interval, rise } = inventory.cluster.keepalived.check;
+  return Math.max(3 * 1 + 1, rise * interval) * 1000;
+}
+
+/** Pure: checks answered by the hosts' facts. The VIP is judged over every lb; other checks per host read. */
 export function hostChecks(inventory: Inventory, facts: ReadonlyMap<string, HostFacts>): Check[] {
   const lbs = inventory.hosts.filter((h) => hasRole(h, 'lb'));
   const checks: Check[] = [];
-  if (lbs.every((lb) => facts.has(lb.name))) {
-    const holders = vipHolders(inventory, facts);
-    checks.push({
-      name: `exactly one lb holds the VIP ${inventory.cluster.vip.address}`,
-      ok: holders.length === 1,
-      detail: holders.length === 0 ? 'no lb holds it' : `held by ${holders.join(', ')}`,
-    });
-  }
+  const unread = lbs.filter((lb) => !facts.has(lb.name)).map((lb) => lb.name);
+  const holders = vipHolders(inventory, facts);
+  checks.push({
+    name: `exactly one lb holds the VIP ${inventory.cluster.vip.address}`,
+    ok: holders.length === 1 && unread.length === 0,
+    detail: unread.length > 0
+      ? `cannot tell: ${unread.join(', ')} could not be read${holders.length > 0 ? ` (held by ${holders.join(', ')})` : ''}`
+      : holders.length === 0 ? 'no lb holds it' : `held by ${holders.join(', ')}`,
+  });
   for (const lb of lbs) {
     const f = facts.get(lb.name);
     if (!f) continue;
     for (const service of ['haproxy', 'keepalived']) {
       const state = f.services[service]?.active ?? 'unknown';
       checks.push({ name: `${lb.name}: ${service} active`, ok: state === 'active', detail: state });
+    }
+    for (const [service, { faults }] of Object.entries(f.services)) {
+      if (!faults) continue; // no fault patterns for this service
+      checks.push({
+        name: `${lb.name}: ${service} runs its config without faults`,
+        ok: faults.length === 0,
+        detail: faults.length === 0 ? 'nothing logged since its last (re)load' : `logged since its last (re)load: ${faults.join(' | ')}`,
+      });
     }
     const unreachable = Object.entries(f.backends).filter(([, ok]) => !ok).map(([target]) => target);
     const total = Object.keys(f.backends).length;

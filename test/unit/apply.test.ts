@@ -1,12 +1,13 @@
 // The apply script: which commands each change becomes, and — run for real with `sh` on files in a
 // temp directory — that files are replaced all together or not at all.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyScript, applySteps, backupPath, BACKUP_DIR, parseApplyOutput, type Step } from '../../src/apply/script.js';
+import { applyScript, applySteps, parseApplyOutput, type Step } from '../../src/apply/script.js';
+import { backupPath, BACKUP_DIR } from '../../src/staging.js';
 import type { FileFact } from '../../src/facts/facts.js';
 import type { Change } from '../../src/resources/types.js';
 
@@ -29,6 +30,8 @@ const file = (path: string, content: string, extra: Partial<FileChange> = {}): F
   group: 'root',
   daemonReload: false,
   secrets: [],
+  peerShared: [],
+  peers: [],
   ...extra,
 });
 
@@ -56,21 +59,35 @@ describe('applySteps', () => {
     ],
     [
       'service start takes a service the package already started',
-      [{ kind: 'service', name: 'haproxy', actions: ['enable', 'start'], why: 'not installed yet; not running' }],
+      [{ kind: 'service', name: 'haproxy', actions: ['enable', 'start'], why: 'not installed yet; not running', loads: [] }],
       [
         ['enable haproxy', 'systemctl enable -q haproxy'],
-        ['start haproxy', 'systemctl reload-or-restart haproxy'],
+        ['start haproxy', 'systemctl reload-or-restart haproxy && rm -f /var/lib/ha-provision/pending/haproxy'],
       ],
     ],
-    ['service reload', [{ kind: 'service', name: 'keepalived', actions: ['reload'], why: 'changed' }], [['reload keepalived', 'systemctl reload keepalived']]],
-    ['service restart', [{ kind: 'service', name: 'keepalived', actions: ['restart'], why: 'changed' }], [['restart keepalived', 'systemctl restart keepalived']]],
+    [
+      'service reload clears its pending-reload marker once it has loaded the files',
+      [{ kind: 'service', name: 'keepalived', actions: ['reload'], why: 'changed', loads: [] }],
+      [['reload keepalived', 'systemctl reload keepalived && rm -f /var/lib/ha-provision/pending/keepalived']],
+    ],
+    [
+      'service restart',
+      [{ kind: 'service', name: 'keepalived', actions: ['restart'], why: 'changed', loads: [] }],
+      [['restart keepalived', 'systemctl restart keepalived && rm -f /var/lib/ha-provision/pending/keepalived']],
+    ],
+    [
+      'leftover staging files are removed first',
+      [{ kind: 'leftovers', paths: ['/etc/keepalived/.keepalived.conf.ha-provision-new'] }],
+      [['remove staging files of an interrupted run', 'rm -f /etc/keepalived/.keepalived.conf.ha-provision-new']],
+    ],
+    ['an interrupted dpkg run is finished', [{ kind: 'package-repair' }], [['finish the interrupted dpkg run (dpkg --configure -a)', 'dpkg --configure -a']]],
   ])('%s', (_name, changes, expected) => {
     expect(shown(applySteps(changes))).toEqual(expected);
   });
 
   it('orders packages, kernel state, files, then services, whatever order the changes come in', () => {
     const steps = applySteps([
-      { kind: 'service', name: 'haproxy', actions: ['reload'], why: 'x' },
+      { kind: 'service', name: 'haproxy', actions: ['reload'], why: 'x', loads: ['/etc/haproxy/haproxy.cfg'] },
       file('/etc/haproxy/haproxy.cfg', 'x\n'),
       { kind: 'route', route: { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }, action: 'add' },
       { kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', to: '1' },
@@ -81,6 +98,7 @@ describe('applySteps', () => {
       'sysctl net.ipv4.ip_nonlocal_bind=1',
       'route add 10.244.0.0/16 via 192.168.20.1 dev eth1',
       'upload /etc/haproxy/haproxy.cfg',
+      'mark haproxy as due to load new files',
       'install /etc/haproxy/haproxy.cfg',
       'reload haproxy',
     ]);
@@ -209,6 +227,42 @@ describe('applyScript, run for real with sh', () => {
     expect(outcome).toMatchObject({ ok: false, failedStep: failed, completed: failed });
     expect(outcome.output).toContain('no good line found');
     expect(outcome.output).toContain(`.${bad === 0 ? 'haproxy.cfg' : 'keepalived.conf'}.ha-provision-new`);
+  });
+});
+
+describe('applyScript, when the controller goes away', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ha-apply-gone-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const steps = (): Step[] => [
+    { label: 'one', script: `echo one; touch ${join(dir, 'one')}` },
+    { label: 'slow', script: 'sleep 0.3; echo slow' },
+    { label: 'two', script: `echo two; touch ${join(dir, 'two')}` },
+  ];
+
+  it('a script cut short in transit runs none of its steps', () => {
+    const script = applyScript(steps(), []);
+    const cut = script.slice(0, script.indexOf(join(dir, 'two'))); // step one whole, the rest lost
+    const result = spawnSync('sh', [], { input: cut, encoding: 'utf8' });
+    expect(result.status).not.toBe(0);
+    expect(existsSync(join(dir, 'one'))).toBe(false);
+  });
+
+  // The controller killed or the link cut: the remote shell's stdout and stderr pipes break. It must
+  // run every step it received to its end, not die of SIGPIPE between a rename and a reload.
+  it('a host whose controller stopped reading finishes every step', async () => {
+    const child = spawn('sh', [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    child.stdin.end(applyScript(steps(), []));
+    await new Promise((resolve) => child.stdout.once('data', resolve)); // it has started
+    child.stdout.destroy();
+    child.stderr.destroy();
+    await exited;
+    for (let i = 0; i < 50 && !existsSync(join(dir, 'two')); i += 1) await new Promise((r) => setTimeout(r, 20));
+    expect(existsSync(join(dir, 'two'))).toBe(true);
   });
 });
 

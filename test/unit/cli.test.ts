@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
+import { asksFirst } from '../../src/cli/confirm.js';
 
 const cli = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'ha-cli-'));
@@ -66,6 +67,41 @@ describe('ha-provision CLI', () => {
     expect(connections).toBe(before);
   });
 
+  // Masking "haproxy" wherever it stands would print /etc/********/********.cfg above an unmasked
+  // a/etc/haproxy/haproxy.cfg: the value would be given away. It is refused instead.
+  it.each([
+    ['a word of a config path', 'haproxy'],
+    ['a word of the keepalived config', 'global'],
+    ['a host name', 'lb-1'],
+  ])('refuses a keepalived password that also occurs outside its masked place (%s) before connecting', async (_what, authPass) => {
+    const file = join(dir, 'exposed.yaml');
+    writeFileSync(file, inventory(authPass));
+    const before = connections;
+    const r = await runCli(['plan', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${file}: cluster.keepalived.authPass: this secret also occurs in `);
+    expect(r.stderr.replace(file, '')).not.toContain(authPass); // not named, nor where it occurs
+    expect(connections).toBe(before);
+  });
+
+  // --json is an output format: whatever happens, stdout is one JSON document, with the usual exit codes.
+  it.each<[string, (file: string) => string[], string]>([
+    ['an unknown flag', (file) => ['plan', file, '--json', '--frobnicate'], 'usage'],
+    ['a missing inventory', () => ['up', join(dir, 'nope.yaml'), '--json'], 'usage'],
+    ['an invalid inventory', (file) => ['verify', file, '--json'], 'inventory'],
+    ['an unknown --limit host', (file) => ['facts', file, '--json', '--limit', 'lb-9'], 'usage'],
+  ])('with --json, %s is reported as one JSON document on stdout', async (_what, args, kind) => {
+    const file = join(dir, 'json.yaml');
+    writeFileSync(file, kind === 'inventory' ? inventory('pw', 200) : inventory('pw'));
+    const r = await runCli(args(file));
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout) as { ok: boolean; error: { kind: string; message: string; problems?: unknown[] } };
+    expect(doc.ok).toBe(false);
+    expect(doc.error.kind).toBe(kind);
+    expect(doc.error.message.length).toBeGreaterThan(0);
+    if (kind === 'inventory') expect(doc.error.problems).toEqual([{ path: 'hosts.lb-2.priority', message: expect.stringContaining('priorities must differ') }]);
+  });
+
   it('connects once a valid inventory passes validation (so the test above can fail)', async () => {
     const file = join(dir, 'good.yaml');
     writeFileSync(file, inventory('pw'));
@@ -100,5 +136,16 @@ describe('ha-provision CLI', () => {
     const r = await runCli(['frobnicate']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('unknown command "frobnicate"');
+  });
+});
+
+describe('asking before applying', () => {
+  // --json used to imply --yes: on a TTY, `up --json` applied without asking.
+  it.each<[string, { tty: boolean; yes: boolean }, boolean]>([
+    ['a TTY', { tty: true, yes: false }, true],
+    ['a TTY with --yes', { tty: true, yes: true }, false],
+    ['no TTY (the plan is printed, then applied)', { tty: false, yes: false }, false],
+  ])('%s', (_what, how, asks) => {
+    expect(asksFirst(how)).toBe(asks);
   });
 });

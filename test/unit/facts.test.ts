@@ -408,6 +408,7 @@ describe('gather, run for real on this machine', () => {
     sysctls: ['kernel.ostype', 'net.ipv4.no_such_key'],
     files: [present, missing],
     services: ['cron'],
+    serviceFaults: {},
     backends: [],
   });
 

@@ -274,6 +274,10 @@ const invalid: [string, Inv | string, NodeJS.ProcessEnv, string, string][] = [
   ['interface with a newline', edit((i) => (i.hosts['lb-1'].interface = 'eth1\nreboot')), ENV, 'hosts.lb-1.interface', '"eth1\\nreboot"'],
   ['host name with a quote', edit((i) => (i.hosts["lb'3"] = { address: '10.10.10.97', roles: ['server'] })), ENV, "hosts.lb'3", 'a host name of letters'],
   ['co-located with equal ports', edit((i) => (i.hosts['lb-1'].roles = ['lb', 'server'])), ENV, 'cluster.frontendPort', 'pick a different frontendPort (e.g. 8443)'],
+  // sshd holds the SSH port: haproxy could not bind it, and a backend probe to it would "pass" against sshd.
+  ['frontendPort is the lbs\' SSH port', edit((i) => (i.cluster.frontendPort = 22)), ENV, 'cluster.frontendPort', '22 is the SSH port of lb-1, lb-2, where sshd already listens'],
+  ['backendPort is the servers\' SSH port', edit((i) => (i.cluster.backendPort = 22)), ENV, 'cluster.backendPort', '22 is the SSH port of server-1, server-2, where sshd already listens; kube-apiserver needs a port of its own'],
+  ['frontendPort is one lb\'s own SSH port', edit((i) => { i.cluster.frontendPort = 2222; i.hosts['lb-2'].ssh = { port: 2222 }; }), ENV, 'cluster.frontendPort', '2222 is the SSH port of lb-2,'],
   ['route with host bits', edit((i) => (i.routes[0].to = '10.244.0.1/16')), ENV, 'routes[0].to', 'did you mean 10.244.0.0/16?'],
   ['route to without prefix', edit((i) => (i.routes[0].to = 'default')), ENV, 'routes[0].to', 'like 10.244.0.0/16'],
   ['duplicate route destination', edit((i) => i.routes.push({ to: '10.244.0.0/16', via: '192.168.20.2', dev: 'eth1' })), ENV, 'routes[1].to', 'also the destination of routes[0]'],

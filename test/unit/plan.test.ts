@@ -60,18 +60,30 @@ const LB: Resource[] = [
   { kind: 'package', names: ['haproxy', 'keepalived', 'curl'] },
   { kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', value: '1' },
   { kind: 'route', route: ROUTE, state: 'present' },
-  { kind: 'file', path: '/etc/haproxy/haproxy.cfg', content: HAPROXY_CFG, mode: '0644', validate: 'haproxy -c -q -f %s', daemonReload: false, secrets: [] },
-  { kind: 'file', path: '/etc/keepalived/keepalived.conf', content: keepalivedConf(PASS), mode: '0640', validate: 'keepalived -t -f %s', daemonReload: false, secrets: [/auth_pass\s+(\S+)/g] },
+  { kind: 'file', path: '/etc/haproxy/haproxy.cfg', content: HAPROXY_CFG, mode: '0644', owner: 'root', group: 'root', validate: 'haproxy -c -q -f %s', daemonReload: false, secrets: [], peerShared: [], peers: ['lb-2'] },
+  {
+    kind: 'file',
+    path: '/etc/keepalived/keepalived.conf',
+    content: keepalivedConf(PASS),
+    mode: '0640',
+    owner: 'root',
+    group: 'root',
+    validate: 'keepalived -t -f %s',
+    daemonReload: false,
+    secrets: [/auth_pass\s+(\S+)/g],
+    peerShared: [{ name: 'auth_pass', pattern: /auth_pass\s+(\S+)/g }, { name: 'virtual_router_id', pattern: /virtual_router_id\s+(\S+)/g }],
+    peers: ['lb-2'],
+  },
   { kind: 'service', name: 'haproxy', running: true, reloadOn: ['/etc/haproxy/haproxy.cfg'], onChange: 'reload' },
   { kind: 'service', name: 'keepalived', running: true, reloadOn: ['/etc/keepalived/keepalived.conf'], onChange: 'reload' },
 ];
 /** A boot-time oneshot: only enabled, never started by the tool. */
 const ONESHOT: Resource = { kind: 'service', name: 'ha-provision-routes', running: false, reloadOn: [], onChange: 'reload' };
 
-const fileFact = (content: string, mode: string, group = 'root'): FileFact => ({
+const fileFact = (content: string, mode: string, group = 'root', owner = 'root'): FileFact => ({
   content,
   sha256: createHash('sha256').update(content).digest('hex'),
-  owner: 'root',
+  owner,
   group,
   mode,
 });
@@ -90,11 +102,14 @@ function facts(over: Partial<HostFacts> = {}): HostFacts {
     routes: [{ to: 'default', via: '192.0.2.1', dev: 'eth0' }, { to: '192.168.20.0/24', dev: 'eth1' }, ROUTE],
     addresses: [{ dev: 'eth1', cidr: '192.168.20.11/24' }],
     files: {
-      '/etc/haproxy/haproxy.cfg': fileFact(HAPROXY_CFG, '644', 'haproxy'),
+      '/etc/haproxy/haproxy.cfg': fileFact(HAPROXY_CFG, '644'),
       '/etc/keepalived/keepalived.conf': fileFact(keepalivedConf(PASS), '640'),
     },
     services: { haproxy: RUNNING, keepalived: RUNNING, 'ha-provision-routes': service('inactive', 'enabled') },
     backends: {},
+    pendingReloads: {},
+    leftoverStaging: [],
+    dpkgInterrupted: false,
     ...over,
   };
 }
@@ -165,10 +180,72 @@ describe('diffResources', () => {
     expect(plan(resources, hostFacts)).toEqual(expected);
   });
 
-  it('keeps the owner and group of a file it updates, and uses root for a new one', () => {
-    const changes = diffResources(LB, facts({ files: { '/etc/haproxy/haproxy.cfg': fileFact('old\n', '644', 'haproxy') } }), 'lb-1');
-    const owners = changes.flatMap((c) => (c.kind === 'file' ? [`${c.path} ${c.owner}:${c.group}`] : []));
-    expect(owners).toEqual(['/etc/haproxy/haproxy.cfg root:haproxy', '/etc/keepalived/keepalived.conf root:root']);
+  // Owner and group are desired state: keepalived disables a track script it finds in a file not owned
+  // by root, so a chown by hand must show in the plan and its reload must follow.
+  it.each<[string, Partial<HostFacts>, string[]]>([
+    [
+      'a file owned by another user is given back to root, and its service reloads',
+      { files: { ...facts().files, '/etc/haproxy/haproxy.cfg': fileFact(HAPROXY_CFG, '644', 'root', 'nobody') } },
+      ['update /etc/haproxy/haproxy.cfg (owner only) owner nobody:root → root:root', 'reload haproxy (/etc/haproxy/haproxy.cfg changed)'],
+    ],
+    [
+      'another group and mode',
+      { files: { ...facts().files, '/etc/keepalived/keepalived.conf': fileFact(keepalivedConf(PASS), '644', 'haproxy') } },
+      ['update /etc/keepalived/keepalived.conf (owner and mode only) owner root:haproxy → root:root, mode 644 → 0640', 'reload keepalived (/etc/keepalived/keepalived.conf changed)'],
+    ],
+  ])('%s', (_name, over, expected) => {
+    expect(plan(LB, facts(over))).toEqual(expected);
+    const owners = diffResources(LB, facts(over), 'lb-1').flatMap((c) => (c.kind === 'file' ? [`${c.owner}:${c.group}`] : []));
+    expect(owners).toEqual(['root:root']);
+  });
+
+  // An earlier run installed the files, then died (or its reload failed) before the service loaded them.
+  it.each<[string, Partial<HostFacts>, string[]]>([
+    [
+      'a running service with a pending-reload marker is reloaded, though its files are in place',
+      { pendingReloads: { haproxy: ['/etc/haproxy/haproxy.cfg'] } },
+      ['reload haproxy (has not loaded /etc/haproxy/haproxy.cfg since an earlier run installed it)'],
+    ],
+    [
+      'a stopped one is started',
+      { pendingReloads: { keepalived: ['/etc/keepalived/keepalived.conf'] }, services: { haproxy: RUNNING, keepalived: service('inactive', 'enabled') } },
+      ['start keepalived (not running)'],
+    ],
+    [
+      'a marker and a new change: one reload, both named',
+      {
+        pendingReloads: { keepalived: ['/etc/keepalived/check_apiserver.sh'] },
+        files: { ...facts().files, '/etc/keepalived/keepalived.conf': fileFact(keepalivedConf(PASS, 150), '640') },
+      },
+      [
+        'update /etc/keepalived/keepalived.conf',
+        'reload keepalived (/etc/keepalived/keepalived.conf changed; has not loaded /etc/keepalived/check_apiserver.sh since an earlier run installed it)',
+      ],
+    ],
+    ['staging files of a run that died are removed', { leftoverStaging: ['/etc/keepalived/.keepalived.conf.ha-provision-new'] }, ['remove /etc/keepalived/.keepalived.conf.ha-provision-new (left by an interrupted run)']],
+    [
+      'an interrupted dpkg is finished before anything is installed',
+      { dpkgInterrupted: true, packages: { curl: '7.88.1' } },
+      ['finish the interrupted dpkg run (dpkg --configure -a)', 'install haproxy, keepalived (apt-get)'],
+    ],
+    ['an interrupted dpkg is finished even when every package is in', { dpkgInterrupted: true }, ['finish the interrupted dpkg run (dpkg --configure -a)']],
+  ])('%s', (_name, over, expected) => {
+    expect(plan(LB, facts(over))).toEqual(expected);
+  });
+
+  it('a service that must load new files names them, so the apply can mark it until it has', () => {
+    const changes = diffResources(LB, facts({ pendingReloads: { haproxy: ['/etc/haproxy/haproxy.cfg'] } }), 'lb-1');
+    expect(changes).toEqual([{ kind: 'service', name: 'haproxy', actions: ['reload'], why: expect.any(String), loads: ['/etc/haproxy/haproxy.cfg'] }]);
+  });
+
+  it.each<[string, string, string[]]>([
+    ['a new auth_pass', keepalivedConf('0ldPass1'), ['auth_pass']],
+    ['a new virtual_router_id and auth_pass', keepalivedConf('0ldPass1').replace('virtual_router_id 51', 'virtual_router_id 52'), ['auth_pass', 'virtual_router_id']],
+    ['only a priority', keepalivedConf(PASS, 150), []],
+  ])('%s: the change names the peer-shared settings it alters', (_name, old, expected) => {
+    const changes = diffResources(LB, facts({ files: { ...facts().files, '/etc/keepalived/keepalived.conf': fileFact(old, '640') } }), 'lb-1');
+    const file = changes.find((c) => c.kind === 'file');
+    expect(file?.kind === 'file' && file.peerShared).toEqual(expected);
   });
 
   it.each<[string, Resource[], Partial<HostFacts>, RegExp]>([

@@ -1,7 +1,7 @@
 // Everything that reaches a remote shell passes through quote.ts, so the property that matters is
 // checked against real shells: a quoted string comes out of `sh` exactly as it went in.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -100,6 +100,20 @@ describe('writeFileCommand', () => {
     // Nothing in the content was executed.
     expect(existsSync(join(dir, 'pwned'))).toBe(false);
     expect(existsSync(join(dir, 'pwned2'))).toBe(false);
+  });
+
+  // A local user watching the directory (inotify) must never be able to open the file: it is 0600
+  // before its first byte is written, also when a leftover of an earlier run had a wider mode.
+  it.each([
+    ['a new file', undefined],
+    ['over a world-readable leftover', 0o644],
+  ])('writes %s private from its first byte', (_name, leftoverMode) => {
+    const target = join(dir, 'secret.conf');
+    if (leftoverMode !== undefined) writeFileSync(target, 'old\n', { mode: leftoverMode });
+    // andThen runs right after the write: the mode it sees is the mode the content was written under.
+    const result = run(`umask 022; ${writeFileCommand(target, 'auth_pass hunter22\n', `stat -c %a ${target}`)}`);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe('600');
   });
 
   it.each([

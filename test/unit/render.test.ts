@@ -9,23 +9,17 @@ import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor } from '../..
 import { diffResources } from '../../src/resources/diff.js';
 import { applySteps } from '../../src/apply/script.js';
 import { describeChange } from '../../src/plan/format.js';
-import type { HostFacts } from '../../src/facts/gather.js';
+import { freshHostFacts, type HostFacts } from '../../src/facts/gather.js';
 import type { Resource } from '../../src/resources/types.js';
 
 const exampleFile = join(PROJECT_ROOT, 'inventory', 'example.yaml');
 const inventory = parseInventory(readFileSync(exampleFile, 'utf8'), exampleFile, { HA_KEEPALIVED_PASS: 'k33pal1v' });
 
 const bareHost = (family: 'debian' | 'rhel', packageManager: 'apt-get' | 'dnf' | 'yum'): HostFacts => ({
+  ...freshHostFacts(family),
   os: { id: family === 'debian' ? 'debian' : 'rocky', versionId: '9', family },
   packageManager,
-  systemd: true,
-  packages: {},
   sysctls: { 'net.ipv4.ip_nonlocal_bind': '0' },
-  routes: [],
-  addresses: [],
-  files: {},
-  services: {},
-  backends: {},
 });
 
 async function render(hostName: string, facts: HostFacts): Promise<Resource[]> {
@@ -139,9 +133,23 @@ describe('routes dropped from the inventory', () => {
     ['recorded but already gone: nothing to do', [`10.99.0.0/16 via 192.168.20.1 dev eth1`], [], []],
     ['live but never recorded (not ours): left alone', [], [old], []],
     ['recorded and still in the inventory: kept', ['10.244.0.0/16 via 192.168.20.1 dev eth1'], [], []],
+    // A new gateway is one `ip route replace`: deleting the old route afterwards would fail (it is gone).
+    [
+      'recorded with another gateway: replaced, not deleted',
+      ['10.244.0.0/16 via 192.168.20.254 dev eth1'],
+      [{ to: '10.244.0.0/16', via: '192.168.20.254', dev: 'eth1' }],
+      ['route add 10.244.0.0/16 via 192.168.20.1 dev eth1'],
+    ],
+    [
+      'recorded on another device: replaced, not deleted',
+      ['10.244.0.0/16 via 192.168.20.1 dev eth0'],
+      [{ to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth0' }],
+      ['route add 10.244.0.0/16 via 192.168.20.1 dev eth1'],
+    ],
   ])('%s', async (_what, recorded, live, expected) => {
-    const inventoryRoute = { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }; // live, as wanted
-    const facts = { ...bareHost('debian', 'apt-get'), routes: [...live, inventoryRoute], files: { '/etc/ha-provision/routes': recordOf(recorded) } };
+    const inventoryRoute = { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }; // live, as wanted, unless replaced
+    const wanted = live.some((r) => r.to === inventoryRoute.to) ? [] : [inventoryRoute];
+    const facts = { ...bareHost('debian', 'apt-get'), routes: [...live, ...wanted], files: { '/etc/ha-provision/routes': recordOf(recorded) } };
     const changes = diffResources(await render('server-1', facts), facts, 'server-1');
     expect(changes.filter((c) => c.kind === 'route').map(describeChange)).toEqual(expected);
   });

@@ -1,0 +1,49 @@
+// What an earlier run left half done on a host: services whose config changed on disk but that have
+// not loaded it, staging files of a run that died, and a package install dpkg did not finish. A plan
+// that ignored these would call the host "in sync" while its daemons run the old config.
+import { quote } from '../transport/quote.js';
+import { checkPath, PENDING_DIR, stagedPath } from '../staging.js';
+import type { Fact } from './facts.js';
+
+const lines = (s: string): string[] => s.split('\n').filter((l) => l.trim() !== '');
+
+/**
+ * Services with a pending-reload marker: the apply script writes one before it renames a service's
+ * files into place and removes it once the service has loaded them. Value: the files named in it.
+ */
+export const pendingReloadsFact: Fact<Record<string, string[]>> = {
+  name: 'pending-reloads',
+  // Builtins only, and one `cat` per marker (normally none).
+  command: `for f in ${PENDING_DIR}/*; do [ -f "$f" ] && printf '@pending %s\\n' "\${f##*/}" && cat "$f"; done`,
+  parse(stdout) {
+    const pending: Record<string, string[]> = {};
+    for (const block of stdout.split(/^@pending /m).slice(1)) {
+      const [service = '', ...paths] = lines(block);
+      if (service) pending[service] = paths.map((p) => p.trim());
+    }
+    return pending;
+  },
+};
+
+/** Staging files next to the managed files (a run killed before its cleanup leaves them behind). */
+export function leftoverStagingFact(paths: readonly string[]): Fact<string[]> {
+  const candidates = paths.flatMap((p) => [stagedPath(p), checkPath(p)]);
+  return {
+    name: 'leftover-staging',
+    command: candidates.map((c) => `[ -e ${quote(c)} ] && echo ${quote(c)}`).join('\n'),
+    parse: (stdout) => lines(stdout).filter((l) => candidates.includes(l)),
+  };
+}
+
+/**
+ * dpkg stopped mid-operation: its journal (/var/lib/dpkg/updates) is not empty, or a package is
+ * unpacked but not configured. apt then refuses every install until `dpkg --configure -a` runs.
+ */
+export const dpkgInterruptedFact: Fact<boolean> = {
+  name: 'dpkg-interrupted',
+  command: [
+    'for f in /var/lib/dpkg/updates/*; do [ -e "$f" ] && echo journal; break; done',
+    "[ -f /var/lib/dpkg/status ] && grep -qE '^Status: [a-z]+ [a-z]+ (half-installed|unpacked|half-configured|triggers-awaited|triggers-pending)$' /var/lib/dpkg/status && echo unfinished",
+  ].join('\n'),
+  parse: (stdout) => lines(stdout).length > 0,
+};

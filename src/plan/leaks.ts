@@ -1,0 +1,60 @@
+// Secrets are masked where they stand (a playbook file's `secrets:` patterns). A secret whose value also
+// occurs anywhere else in what the tool prints — a path, another config line, a host name — could only
+// be hidden by masking that too, which garbles the plan and gives the value away (`/etc/********/…`
+// above an unmasked `a/etc/haproxy/…`). Such a value is refused before any connection opens.
+import { InventoryError, type InventoryProblem } from '../errors.js';
+import { freshHostFacts } from '../facts/gather.js';
+import type { Inventory } from '../inventory/types.js';
+import { resourcesFor, type Playbook } from '../playbook/playbook.js';
+import { maskPatterns } from '../redact.js';
+import type { Resource } from '../resources/types.js';
+
+interface NamedSecret {
+  readonly path: readonly string[]; // inventory key path
+  readonly value: string;
+}
+
+function namedSecrets(inventory: Inventory): NamedSecret[] {
+  return [
+    { path: ['cluster', 'keepalived', 'authPass'], value: inventory.cluster.keepalived.authPass.value },
+    ...inventory.hosts.flatMap((h) => (h.ssh.password ? [{ path: ['hosts', h.name, 'ssh', 'password'], value: h.ssh.password.value }] : [])),
+  ];
+}
+
+/** What the plan and reports may show of a resource: everything but the masked secret fields. */
+function plainText(r: Resource): string {
+  switch (r.kind) {
+    case 'file':
+      return `${r.path}\n${r.owner}:${r.group}\n${maskPatterns(r.content, r.secrets)}`;
+    case 'package':
+      return r.names.join(' ');
+    case 'sysctl':
+      return `${r.key}=${r.value}`;
+    case 'route':
+      return `${r.route.to} via ${r.route.via} dev ${r.route.dev}`;
+    case 'service':
+      return r.name;
+  }
+}
+
+/** Throws an InventoryError naming each secret that shows up outside its masked place. */
+export async function refuseExposedSecrets(playbook: Playbook, inventory: Inventory): Promise<void> {
+  const secrets = namedSecrets(inventory).filter((s) => s.value !== '');
+  if (secrets.length === 0) return;
+  const texts: string[] = [inventory.cluster.name, ...inventory.hosts.map((h) => `${h.name} ${h.address} ${h.ssh.user}`)];
+  for (const host of inventory.hosts) {
+    for (const family of ['debian', 'rhel'] as const) {
+      for (const r of await resourcesFor(playbook, inventory, host, freshHostFacts(family))) texts.push(plainText(r));
+    }
+  }
+  // Where it occurs is not said: "it occurs in haproxy.cfg" would narrow the secret down in a CI log.
+  const problems: InventoryProblem[] = secrets
+    .filter((secret) => texts.some((text) => text.includes(secret.value)))
+    .map((secret) => ({
+      path: secret.path.join('.'),
+      message:
+        'this secret also occurs in what the tool prints (a rendered config, a path, a host name or address) outside the place where it is ' +
+        'masked, so it could not be hidden there without garbling the plan and giving it away; choose a value that occurs nowhere else',
+    }));
+  if (problems.length > 0) throw new InventoryError(inventory.file, problems);
+}

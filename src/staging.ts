@@ -1,0 +1,15 @@
+// Where a run keeps its work on a host. The apply script writes these; the facts read looks for what a
+// run that died left behind, so the next plan can finish or clean up its work.
+import { basename, dirname, join } from 'node:path';
+
+export const STATE_DIR = '/var/lib/ha-provision';
+export const BACKUP_DIR = `${STATE_DIR}/backup`;
+/** One file per service whose config changed on disk and that has not loaded it yet. */
+export const PENDING_DIR = `${STATE_DIR}/pending`;
+
+/** The new version of a managed file, written next to it so the final rename is atomic. */
+export const stagedPath = (path: string): string => join(dirname(path), `.${basename(path)}.ha-provision-new`);
+/** A twin of a staged file whose references point at staged siblings, for validators (see apply). */
+export const checkPath = (path: string): string => join(dirname(path), `.${basename(path)}.ha-provision-check`);
+export const backupPath = (path: string): string => `${BACKUP_DIR}${path}`;
+export const pendingPath = (service: string): string => `${PENDING_DIR}/${service}`;
