@@ -104,7 +104,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     // Half a fleet is not changed on a plan that could not see the other half (an lb left on an
     // old keepalived config beside a new one is how a VIP gets lost).
     const unplanned = planned.some((r) => r.status === 'failed');
-    if (options.apply && anyChange && (unplanned || (options.confirm && !(await options.confirm(planned))))) {
+    if (options.apply && (unplanned || (anyChange && options.confirm && !(await options.confirm(planned))))) {
       return { hosts: planned, checks: [], aborted: true };
     }
     if (options.apply) {

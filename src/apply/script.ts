@@ -111,7 +111,7 @@ export function applySteps(changes: readonly Change[]): Step[] {
   const mark = markPendingStep(of('service'));
   return [
     ...(leftovers.length > 0 ? [{ label: 'remove staging files of an interrupted run', script: command('rm', '-f', ...leftovers) }] : []),
-    ...of('package-repair').map(() => ({ label: 'finish the interrupted dpkg run (dpkg --configure -a)', script: 'dpkg --configure -a' })),
+    ...of('package-repair').map(() => ({ label: 'finish the interrupted dpkg run (dpkg --configure -a)', script: 'dpkg --configure -a --force-confdef --force-confold < /dev/null' })),
     ...of('package').map(installStep),
     ...of('sysctl').map((c) => ({
       label: `sysctl ${c.key}=${c.to}`,

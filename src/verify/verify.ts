@@ -16,12 +16,14 @@ export const vipHolders = (inventory: Inventory, facts: ReadonlyMap<string, Host
 
 /**
  * How long the VIP holder must stay the same after an lb changed: past keepalived's master-down
- * interval (3 adverts and a skew; advert_int is 1 s) and past the track script's rise, so that a pair
- * that stopped hearing each other (a split auth_pass) or a check that fails on the new config shows.
+ * interval (3 adverts and a skew; advert_int is 1 s), and past the track script's rise plus two adverts,
+ * by when an lb whose check came back has taken its VIP back. A pair that stopped hearing each other (a
+ * split auth_pass) or a check that fails on the new config shows within it.
  */
 export function settleWindowMs(inventory: Inventory): number {
+  const advert = 1;
   const { interval, rise } = inventory.cluster.keepalived.check;
-  return Math.max(3 * 1 + 1, rise * interval) * 1000;
+  return Math.max(3 * advert + 1, rise * interval + 2 * advert) * 1000;
 }
 
 /** Pure: checks answered by the hosts' facts. The VIP is judged over every lb; other checks per host read. */

@@ -12,7 +12,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
-import { labDown, labUp, type LabHostStatus } from '../../src/lab/index.js';
+import { labDown, labExec, labUp, type LabHostStatus } from '../../src/lab/index.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
 
 export { PROJECT_ROOT };
@@ -175,4 +175,35 @@ export function httpsGet(url: string, opts: { timeoutMs?: number } = {}): Promis
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Runs a shell script on a lab host (no SSH); its stdout, or an error naming the host and the exit. */
+export async function onHost(lab: string, node: string, script: string): Promise<string> {
+  const r = await labExec(lab, node, ['sh', '-c', script]);
+  if (r.code !== 0) throw new Error(`${node}: ${script}: exit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Which of these lbs hold the VIP now (read on each host, as `ip addr` shows it). */
+export async function vipHolders(lab: string, lbs: readonly string[], vip: string): Promise<string[]> {
+  const held = await Promise.all(lbs.map(async (lb) => (await onHost(lab, lb, 'ip -o -4 addr show')).includes(`inet ${vip}/`)));
+  return lbs.filter((_, i) => held[i]);
+}
+
+/**
+ * What a user checks after a change: exactly one lb holds the VIP, the same one, for `ms` (sampled
+ * every 500 ms), and the API answers through it. Returns the holder.
+ */
+export async function expectOneStableHolder(lab: string, lbs: readonly string[], vip: string, ms = 10_000): Promise<string> {
+  const samples: string[] = [];
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 500))) {
+    samples.push((await vipHolders(lab, lbs, vip)).join(',') || '(none)');
+  }
+  const distinct = [...new Set(samples)];
+  if (distinct.length !== 1 || distinct[0]!.includes(',') || distinct[0] === '(none)') {
+    throw new Error(`the VIP was not held by exactly one lb for ${ms / 1000} s: ${samples.join(' ')}`);
+  }
+  const answer = await httpsGet(`https://${vip}:6443/healthz`);
+  if (answer.status !== 200 || answer.body !== 'ok') throw new Error(`through the VIP: ${answer.status} ${answer.body}`);
+  return distinct[0]!;
 }

@@ -80,7 +80,11 @@ describe('applySteps', () => {
       [{ kind: 'leftovers', paths: ['/etc/keepalived/.keepalived.conf.ha-provision-new'] }],
       [['remove staging files of an interrupted run', 'rm -f /etc/keepalived/.keepalived.conf.ha-provision-new']],
     ],
-    ['an interrupted dpkg run is finished', [{ kind: 'package-repair' }], [['finish the interrupted dpkg run (dpkg --configure -a)', 'dpkg --configure -a']]],
+    [
+      'an interrupted dpkg run is finished, keeping the configs this tool manages, never waiting on a prompt',
+      [{ kind: 'package-repair' }],
+      [['finish the interrupted dpkg run (dpkg --configure -a)', 'dpkg --configure -a --force-confdef --force-confold < /dev/null']],
+    ],
   ])('%s', (_name, changes, expected) => {
     expect(shown(applySteps(changes))).toEqual(expected);
   });
