@@ -95,8 +95,9 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
         }),
       ),
     );
+    const inThisRun = new Set(agents.map((a) => a.host.name));
     for (const agent of agents) {
-      const split = errors.has(agent.host.name) ? undefined : peersLeftOut(agent.changes, new Set(agents.map((a) => a.host.name)));
+      const split = errors.has(agent.host.name) ? undefined : peersLeftOut(agent.changes, inThisRun);
       if (split) errors.set(agent.host.name, redact(split));
     }
     const planned = agents.map(report);
@@ -162,19 +163,19 @@ async function verify(
       }),
     );
   await readObservers();
-  let holding = { holders: '', since: started };
+  let holding = { holders: [] as string[], since: started };
   for (;;) {
     const facts = new Map<string, HostFacts>();
     for (const a of [...agents, ...observers]) if (a.facts && !errors.has(a.host.name) && !unread.has(a.host.name)) facts.set(a.host.name, a.facts);
     const checks = [...(await controllerChecks(inventory)), ...hostChecks(inventory, facts)];
-    const holders = vipHolders(inventory, facts).join(', ');
-    if (holders !== holding.holders) holding = { holders, since: Date.now() };
+    const holders = vipHolders(inventory, facts);
+    if (holders.join() !== holding.holders.join()) holding = { holders, since: Date.now() };
     const heldFor = Date.now() - holding.since;
     if (settle.stableMs > 0) {
       checks.push({
         name: `the VIP stays on one lb for ${settle.stableMs / 1000} s after the change`,
-        ok: heldFor >= settle.stableMs && holders !== '' && !holders.includes(','),
-        detail: holders === '' ? 'no lb holds it' : `held by ${holders} for ${(heldFor / 1000).toFixed(1)} s`,
+        ok: holders.length === 1 && heldFor >= settle.stableMs,
+        detail: holders.length === 0 ? 'no lb holds it' : `held by ${holders.join(', ')} for ${(heldFor / 1000).toFixed(1)} s`,
       });
     }
     // Waiting only helps a fleet that converged: a failed host will not fix itself.

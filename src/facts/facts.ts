@@ -53,7 +53,8 @@ export interface AddressFact {
   readonly cidr: string; // 10.213.0.11/24
 }
 
-const lines = (s: string): string[] => s.split('\n').filter((l) => l.trim() !== '');
+/** The non-blank lines of a command's output. */
+export const lines = (s: string): string[] => s.split('\n').filter((l) => l.trim() !== '');
 
 /** Reads key=value lines (os-release, systemctl show), unquoting values. */
 export function parseKeyValues(stdout: string): Record<string, string> {

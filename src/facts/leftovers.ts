@@ -3,9 +3,7 @@
 // that ignored these would call the host "in sync" while its daemons run the old config.
 import { quote } from '../transport/quote.js';
 import { checkPath, PENDING_DIR, stagedPath } from '../staging.js';
-import type { Fact } from './facts.js';
-
-const lines = (s: string): string[] => s.split('\n').filter((l) => l.trim() !== '');
+import { lines, type Fact } from './facts.js';
 
 /**
  * Services with a pending-reload marker: the apply script writes one before it renames a service's
