@@ -13,3 +13,8 @@ export const stagedPath = (path: string): string => join(dirname(path), `.${base
 export const checkPath = (path: string): string => join(dirname(path), `.${basename(path)}.ha-provision-check`);
 export const backupPath = (path: string): string => `${BACKUP_DIR}${path}`;
 export const pendingPath = (service: string): string => `${PENDING_DIR}/${service}`;
+/**
+ * Held (flock) by an apply script while it changes the host, and holding its holder's description
+ * then. On tmpfs: a reboot frees it. Left non-empty only by a script killed outright (a stale lock).
+ */
+export const LOCK_FILE = '/run/ha-provision.lock';

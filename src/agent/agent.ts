@@ -5,7 +5,7 @@ import type { Host, Inventory } from '../inventory/types.js';
 import { factNeeds, resourcesFor, type Playbook } from '../playbook/playbook.js';
 import { diffResources } from '../resources/diff.js';
 import type { Change, Resource } from '../resources/types.js';
-import { applyScript, applySteps, parseApplyOutput } from '../apply/script.js';
+import { applyScript, applySteps, parseApplyOutput, withRealPaths, type RunIdentity } from '../apply/script.js';
 import { HostError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import { SshTransport } from '../transport/ssh.js';
@@ -22,6 +22,8 @@ export class HostAgent {
   facts?: HostFacts;
   resources: Resource[] = [];
   changes: Change[] = [];
+  /** What the user should know about this host besides its changes (a run in progress, a stale lock). */
+  notes: string[] = [];
 
   constructor(
     readonly inventory: Inventory,
@@ -59,20 +61,25 @@ export class HostAgent {
     return this.changes;
   }
 
-  /** Applies the planned changes in one exec, then re-reads the host: what remains is not converged. */
-  async apply(redact: Redactor): Promise<void> {
+  /**
+   * Applies the planned changes in one exec, then re-reads the host: what remains is not converged.
+   * Notes what the host said about its lock (a stale one taken over) in `notes`.
+   */
+  async apply(redact: Redactor, run: RunIdentity): Promise<void> {
     if (this.changes.length === 0) return;
     const steps = applySteps(this.changes);
     const transport = await this.transport();
     let result;
     try {
-      result = await transport.exec(applyScript(steps, this.changes));
+      result = await transport.exec(applyScript(steps, this.changes, run));
     } catch (error) {
       // The host has the script (or none of it) and finishes it on its own: we cannot know how far it got.
       const why = error instanceof HostError ? error.reason : (error as Error).message;
       throw new HostError(this.host.name, redact(`${why} while applying; the host finishes the steps it received on its own, so later steps may have run: run plan to see where it stands`));
     }
     const outcome = parseApplyOutput(result.stdout, steps.length);
+    if (outcome.tookOverFrom) this.notes.push(`took over a stale lock: the run of ${outcome.tookOverFrom} ended without releasing it`);
+    if (outcome.lockedBy) throw new HostError(this.host.name, redact(`another run holds this host's lock: ${outcome.lockedBy}; nothing was changed (wait for it, or pass --force-unlock if it hangs)`));
     if (outcome.ok && result.code !== 0) throw new HostError(this.host.name, redact(`apply script exited ${result.code}: ${result.stderr.trim()}`));
     if (!outcome.ok) {
       const step = steps[outcome.failedStep ?? 0]?.label ?? 'apply';
@@ -82,7 +89,7 @@ export class HostAgent {
           redact(`the connection was lost during step "${step}"; the host finishes the steps it received on its own, so later steps may have run: run plan to see where it stands`),
         );
       }
-      const detail = (outcome.output || result.stderr).trim().split('\n').slice(-25).join('\n');
+      const detail = withRealPaths(outcome.output || result.stderr, this.changes).trim().split('\n').slice(-25).join('\n');
       throw new HostError(this.host.name, redact(`step "${step}" failed; nothing after it ran${detail ? `:\n${detail}` : ''}`));
     }
     // The same facts exec carries verify's probes, so this costs nothing extra when verifying.

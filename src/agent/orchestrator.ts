@@ -1,5 +1,7 @@
 // The orchestrator: one agent per host, run in parallel (p-limit). Phases are fleet-wide — every host
 // is read and planned before any host changes — so the plan a user confirms is the plan applied.
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
 import pLimit from 'p-limit';
 import { hasRole, type Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/playbook.js';
@@ -11,6 +13,7 @@ import type { PreflightOptions } from '../plan/preflight.js';
 import type { HostFacts } from '../facts/gather.js';
 import { HostError } from '../errors.js';
 import { HostAgent, sshConnector, type Connector } from './agent.js';
+import type { RunIdentity } from '../apply/script.js';
 
 export type HostStatus = 'in-sync' | 'pending' | 'changed' | 'failed';
 
@@ -20,6 +23,7 @@ export interface HostReport {
   readonly changes: readonly Change[];
   readonly error?: string;
   readonly execs: number;
+  readonly notes: readonly string[]; // e.g. a run in progress, a stale lock taken over
 }
 
 export interface RunReport {
@@ -47,6 +51,20 @@ export interface RunOptions {
   /** How long verification waits for the VIP to settle (keepalived elects within seconds). */
   readonly settleMs?: number;
   readonly preflight?: PreflightOptions;
+  /** Apply even where another run's lock looks live: its apply script is stopped first. */
+  readonly forceUnlock?: boolean;
+}
+
+/** This run, as a host's lock describes it to anyone who finds it held. */
+export function runIdentity(forceUnlock = false): RunIdentity {
+  return {
+    id: randomBytes(4).toString('hex'),
+    controller: hostname(),
+    pid: process.pid,
+    user: userInfo().username,
+    started: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    ...(forceUnlock ? { forceUnlock } : {}),
+  };
 }
 
 const silent: Progress = { step: () => undefined, done: () => undefined };
@@ -67,6 +85,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     ? inventory.hosts.filter((h) => !inRun(h.name) && hasRole(h, 'lb')).map((h) => new HostAgent(inventory, playbook, h, connector))
     : [];
   const limit = pLimit(Math.max(1, options.concurrency));
+  const identity = runIdentity(options.forceUnlock);
   const errors = new Map<string, string>();
   const applied = new Map<string, readonly Change[]>();
 
@@ -74,7 +93,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const error = errors.get(agent.host.name);
     const done = applied.get(agent.host.name);
     const status: HostStatus = error ? 'failed' : done ? 'changed' : agent.changes.length > 0 ? 'pending' : 'in-sync';
-    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount };
+    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount, notes: agent.notes };
   };
   const guarded = (agent: HostAgent, work: () => Promise<void>) =>
     limit(async () => {
@@ -99,6 +118,12 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     for (const agent of agents) {
       const split = errors.has(agent.host.name) ? undefined : peersLeftOut(agent.changes, inThisRun);
       if (split) errors.set(agent.host.name, redact(split));
+      const lock = agent.facts?.runLock;
+      if (lock?.alive && options.apply && !options.forceUnlock && !errors.has(agent.host.name)) {
+        errors.set(agent.host.name, `a run is in progress on this host: ${lock.holder}; wait for it, or pass --force-unlock if it hangs`);
+      } else if (lock) {
+        agent.notes.push(lock.alive ? `a run is in progress on this host: ${lock.holder}` : `a stale lock is left by ${lock.holder} (its run ended without releasing it); the next up takes it over`);
+      }
     }
     const planned = agents.map(report);
     const anyChange = planned.some((r) => r.status === 'pending');
@@ -117,7 +142,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
             guarded(agent, async () => {
               progress.step(agent.host.name, `applying ${agent.changes.length} change(s)`);
               const changes = agent.changes;
-              await agent.apply(redact);
+              await agent.apply(redact, identity);
               applied.set(agent.host.name, changes);
             }),
           ),

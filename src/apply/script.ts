@@ -10,11 +10,24 @@
 import { dirname } from 'node:path';
 import type { Change, ServiceAction } from '../resources/types.js';
 import { command, quote, writeFileCommand } from '../transport/quote.js';
-import { backupPath, checkPath, pendingPath, PENDING_DIR, stagedPath } from '../staging.js';
+import { backupPath, checkPath, LOCK_FILE, pendingPath, PENDING_DIR, stagedPath } from '../staging.js';
 
 export const STEP_MARK = '@@ha-provision-step ';
 export const FAIL_MARK = '@@ha-provision-failed ';
 export const DONE_MARK = '@@ha-provision-done';
+const LOCKED_MARK = '@@ha-provision-locked ';
+const STALE_MARK = '@@ha-provision-stale ';
+
+/** Who runs this apply, written into the host's lock while it holds it. */
+export interface RunIdentity {
+  readonly id: string;
+  readonly controller: string; // host name of the machine running ha-provision
+  readonly pid: number;
+  readonly user: string;
+  readonly started: string; // ISO 8601
+  /** Take a lock whose holder still runs: stop that apply script first (--force-unlock). */
+  readonly forceUnlock?: boolean;
+}
 
 export interface Step {
   readonly label: string;
@@ -104,12 +117,28 @@ function serviceSteps(change: ServiceChange): Step[] {
   });
 }
 
+/**
+ * The plan was computed from what each file held then: a file edited since (by hand, or by another
+ * run) stops this host before anything changes, rather than being overwritten unseen.
+ */
+function unchangedSincePlanStep(files: readonly FileChange[]): Step | undefined {
+  if (files.length === 0) return undefined;
+  const checks = files.map((f) =>
+    f.before
+      ? `[ "$(sha256sum < ${quote(f.path)} | cut -d' ' -f1)" = ${f.before.sha256} ] || { echo ${quote(`${f.path} changed since the plan was made`)}; bad=1; }`
+      : `[ ! -e ${quote(f.path)} ] || { echo ${quote(`${f.path} appeared since the plan was made`)}; bad=1; }`,
+  );
+  return { label: 'check that no file changed since the plan', script: ['bad=0', ...checks, '[ $bad -eq 0 ]'].join('\n') };
+}
+
 export function applySteps(changes: readonly Change[]): Step[] {
   const of = <K extends Change['kind']>(kind: K) => changes.filter((c): c is Extract<Change, { kind: K }> => c.kind === kind);
   const files = of('file');
   const leftovers = of('leftovers').flatMap((c) => c.paths);
   const mark = markPendingStep(of('service'));
+  const unchanged = unchangedSincePlanStep(files);
   return [
+    ...(unchanged ? [unchanged] : []),
     ...(leftovers.length > 0 ? [{ label: 'remove staging files of an interrupted run', script: command('rm', '-f', ...leftovers) }] : []),
     ...of('package-repair').map(() => ({ label: 'finish the interrupted dpkg run (dpkg --configure -a)', script: 'dpkg --configure -a --force-confdef --force-confold < /dev/null' })),
     ...of('package').map(installStep),
@@ -135,15 +164,18 @@ export function applySteps(changes: readonly Change[]): Step[] {
  * controller may have closed; the shell's own writes only fail quietly once the trap has caught SIGPIPE.
  * Traps with a handler (not ignored) reset to the default in the commands a step runs.
  */
-export function applyScript(steps: readonly Step[], changes: readonly Change[]): string {
+export function applyScript(steps: readonly Step[], changes: readonly Change[], run: RunIdentity, lockFile = LOCK_FILE): string {
   const staged = changes.flatMap((c) => (c.kind === 'file' ? [quote(stagedPath(c.path)), quote(checkPath(c.path))] : []));
+  // On exit the lock is emptied (the kernel releases the flock) and no staged file is left behind.
+  const cleanup = [`: > ${quote(lockFile)}`, ...(staged.length > 0 ? [`rm -f ${staged.join(' ')}`] : [])].join('; ');
   return [
     '{',
     'export LC_ALL=C DEBIAN_FRONTEND=noninteractive',
     "trap ':' HUP PIPE",
-    // Whatever happens, no staged file is left behind (after a commit they no longer exist).
-    // An interrupt or termination exits through the EXIT trap too; SIGKILL leaves them to the next facts read.
-    ...(staged.length > 0 ? [`trap ${quote(`rm -f ${staged.join(' ')}`)} EXIT`] : []),
+    ...lockPrologue(run, quote(lockFile)),
+    // An interrupt or termination exits through the EXIT trap too; SIGKILL leaves the staged files to
+    // the next facts read, and the lock stale, to be taken over by the next run.
+    `trap ${quote(cleanup)} EXIT`,
     "trap 'exit 1' INT TERM",
     ...steps.map(
       (step, i) =>
@@ -155,6 +187,34 @@ export function applyScript(steps: readonly Step[], changes: readonly Change[]):
   ].join('\n');
 }
 
+/** A validator names the staged copy it checked; the user knows the file by its real path. */
+export function withRealPaths(output: string, changes: readonly Change[]): string {
+  return changes.reduce(
+    (text, c) => (c.kind === 'file' ? text.split(stagedPath(c.path)).join(c.path).split(checkPath(c.path)).join(c.path) : text),
+    output,
+  );
+}
+
+/**
+ * One apply at a time on a host: flock on the lock file (fd 9) for the script's life. A lock held by a
+ * live script stops this one, naming its holder; one left by a script killed outright is taken over,
+ * and said so. With forceUnlock the live holder is stopped first.
+ */
+function lockPrologue(run: RunIdentity, lock: string): string[] {
+  const info = [`run=${run.id}`, `controller=${run.controller}`, `pid=${run.pid}`, `user=${run.user}`, `started=${run.started}`].map(quote).join(' ');
+  const takeLive = run.forceUnlock
+    ? `{ holder=$(sed -n 's/^script_pid=//p' ${lock}); [ -n "$holder" ] && kill "$holder" 2>/dev/null; flock -w 15 9; }`
+    : 'false';
+  return [
+    `exec 9>>${lock} || exit 1`,
+    `if ! flock -n 9 && ! ${takeLive}; then echo '${LOCKED_MARK}'; cat ${lock}; exit 3; fi`,
+    `if [ -s ${lock} ]; then echo '${STALE_MARK}'; cat ${lock}; echo '${STALE_MARK}end'; fi`,
+    // The start time (field 22 of /proc/PID/stat) tells a live holder from a reused pid.
+    'read -r stat < /proc/$$/stat; set -- ${stat##*) }; shift 19',
+    `printf '%s\\n' ${info} "script_pid=$$" "script_start=$1" > ${lock}`,
+  ];
+}
+
 export interface StepOutcome {
   readonly ok: boolean;
   readonly completed: number; // steps that finished
@@ -162,21 +222,34 @@ export interface StepOutcome {
   readonly output?: string; // the failed step's output
   /** The script's end was never reported: the connection or the shell died while this step ran. */
   readonly lost?: boolean;
+  /** Another run holds this host's lock: its description. Nothing was changed. */
+  readonly lockedBy?: string;
+  /** The lock was left by a run killed outright; this run took it over. Its description. */
+  readonly tookOverFrom?: string;
 }
+
+const holderOf = (text: string): string => {
+  const kv = Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return `controller ${kv.controller ?? '?'} (pid ${kv.pid ?? '?'}, user ${kv.user ?? '?'}), run ${kv.run ?? '?'}, since ${kv.started ?? '?'}`;
+};
 
 /** Pure: reads the markers back. A missing marker means the connection or shell died mid-way. */
 export function parseApplyOutput(stdout: string, stepCount: number): StepOutcome {
+  const locked = stdout.indexOf(`${LOCKED_MARK}\n`);
+  if (locked >= 0) return { ok: false, completed: 0, lockedBy: holderOf(stdout.slice(locked)) };
+  const stale = new RegExp(`^${STALE_MARK}\n([\\s\\S]*?)^${STALE_MARK}end$`, 'm').exec(stdout);
+  const tookOver = stale ? { tookOverFrom: holderOf(stale[1] ?? '') } : {};
   const failed = new RegExp(`^${FAIL_MARK}(\\d+)$`, 'm').exec(stdout);
   const started = [...stdout.matchAll(new RegExp(`^${STEP_MARK}(\\d+)$`, 'gm'))].map((m) => Number(m[1]));
   const last = started.length > 0 ? Math.max(...started) : -1;
   if (failed) {
     const index = Number(failed[1]);
     const begin = stdout.indexOf(`${STEP_MARK}${index}\n`) + `${STEP_MARK}${index}\n`.length;
-    return { ok: false, completed: index, failedStep: index, output: stdout.slice(begin, failed.index).trim() };
+    return { ok: false, completed: index, failedStep: index, output: stdout.slice(begin, failed.index).trim(), ...tookOver };
   }
   // Only the end marker proves the last step finished: a shell killed mid-step prints nothing more.
   if (!new RegExp(`^${DONE_MARK}$`, 'm').test(stdout)) {
-    return { ok: false, completed: Math.max(last, 0), failedStep: Math.max(last, 0), lost: true, output: 'the script stopped without reporting (connection lost or shell killed)' };
+    return { ok: false, completed: Math.max(last, 0), failedStep: Math.max(last, 0), lost: true, output: 'the script stopped without reporting (connection lost or shell killed)', ...tookOver };
   }
-  return { ok: true, completed: stepCount };
+  return { ok: true, completed: stepCount, ...tookOver };
 }

@@ -1,7 +1,7 @@
 // The question before changing hosts. --json is an output format: it never answers the question.
 import { createInterface } from 'node:readline/promises';
 
-/** Whether a command that changes hosts asks first: on a TTY, unless --yes. */
+/** Whether a command that changes hosts asks first: on a TTY, unless --yes (elsewhere --yes is required). */
 export function asksFirst(how: { readonly tty: boolean; readonly yes: boolean }): boolean {
   return how.tty && !how.yes;
 }

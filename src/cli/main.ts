@@ -35,7 +35,8 @@ Options: --help on every command, --version. Exit codes: 0 ok, 1 error, 2 change
 Colour only on a TTY and never with NO_COLOR.`,
   up: `Usage: ha-provision up <inventory.yaml> [options]
 
-Reads every host (one SSH connection each), prints the plan, asks for confirmation on a TTY, applies
+Reads every host (one SSH connection each), prints the plan, asks for confirmation on a TTY (outside a
+terminal it refuses without --yes), applies
 (files validated on the host before they replace anything; haproxy reloaded, never restarted, when its
 config changes), then verifies through the VIP.
 
@@ -49,6 +50,11 @@ Options:
   --playbook FILE      your own playbook instead of playbooks/<topology>.yaml
   --templates DIR      templates here shadow the built-in ones, file by file
   --allow-ssh-path-change   apply a route that changes how a host reaches this machine (refused otherwise)
+  --force-unlock       apply even where another run's lock is held: its apply script is stopped first
+
+One run at a time per host: an apply holds a lock on the host (flock on /run/ha-provision.lock) naming
+its controller, pid, user and start. up refuses a host whose lock is held, naming the holder; a lock left
+by a run killed outright is taken over, and said so. A file edited between plan and apply stops that host.
 
 With --limit, a change its peers must share (keepalived's auth_pass, virtual_router_id, advert_int,
 unicast peers) is refused unless every lb is in the limit; verify still reads every lb.
@@ -57,7 +63,8 @@ unicast peers) is refused unless every lb is in the limit; verify still reads ev
 
 Per host: packages to install, sysctls old → new, routes to add, unified diffs of every file (content,
 owner and mode), what will be started or reloaded — including services that never loaded files an
-interrupted run installed — and staging files such a run left behind. Changes nothing. Secrets are masked.
+interrupted run installed — and staging files such a run left behind. Takes no lock, and says when a run
+is in progress on a host (or left a stale lock). Changes nothing. Secrets are masked.
 Exit 0 when every host is in sync, 2 when changes are pending, 1 on any error.`,
   verify: `Usage: ha-provision verify <inventory.yaml> [--limit a,b] [--json]
 
@@ -87,7 +94,7 @@ const COMMON: ParseArgsConfig['options'] = {
 const PLANNING: ParseArgsConfig['options'] = { ...COMMON, 'allow-ssh-path-change': { type: 'boolean' } };
 
 const OPTIONS: Record<string, ParseArgsConfig['options']> = {
-  up: { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' } },
+  up: { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' } },
   plan: PLANNING,
   verify: COMMON,
   facts: COMMON,
@@ -119,8 +126,12 @@ async function prepare(values: Values, positionals: string[], command: string): 
 }
 
 async function planOrUp(command: 'plan' | 'up', values: Values, positionals: string[]): Promise<number> {
-  const { inventory, playbook, hosts } = await prepare(values, positionals, command);
   const apply = command === 'up' && !values['dry-run'];
+  // Nobody is there to read the plan: a pipeline must say --yes (terraform's rule).
+  if (apply && !values.yes && !(process.stdin.isTTY && process.stderr.isTTY)) {
+    throw new UsageError('up changes hosts and no terminal is here to confirm the plan: review it with `ha-provision plan`, then pass --yes');
+  }
+  const { inventory, playbook, hosts } = await prepare(values, positionals, command);
   const redact = redactor(secretsOf(inventory));
   const paint = painter(useColour(process.stdout) && !values.json);
   const json = Boolean(values.json);
@@ -138,6 +149,7 @@ async function planOrUp(command: 'plan' | 'up', values: Values, positionals: str
     verify: apply && !values['no-verify'],
     ...(progress ? { progress } : {}),
     ...(values['allow-ssh-path-change'] ? { preflight: { allowSshPathChange: true } } : {}),
+    ...(values['force-unlock'] ? { forceUnlock: true } : {}),
     confirm: async (plan: readonly HostReport[]) => {
       if (json && !interactive) return true;
       log(formatPlan(plan, redact, paint));
@@ -162,6 +174,8 @@ function finish(command: 'plan' | 'up' | 'verify', report: RunReport, redact: Re
       out.push(failed.length > 0 ? 'Aborted: some hosts could not be planned, so nothing was changed.' : 'Aborted: nothing was changed.');
     }
     if (apply || command === 'verify') out.push(formatSummary(report.hosts, paint));
+    const notes = apply ? report.hosts.flatMap((h) => h.notes.map((n) => `${h.host}: ${redact(n)}`)) : [];
+    if (notes.length > 0) out.push('', paint.yellow('Notes:'), ...notes);
     if (report.checks.length > 0) out.push('', formatChecks(report.checks, paint));
     if (failed.length > 0 && (apply || command === 'verify')) out.push('', paint.red('Failed:'), ...failed);
     process.stdout.write(`${out.join('\n')}\n`);

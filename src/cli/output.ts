@@ -19,11 +19,12 @@ export type Paint = ReturnType<typeof painter>;
 export function formatPlan(hosts: readonly HostReport[], redact: Redactor, paint: Paint): string {
   return hosts
     .map((h) => {
-      if (h.error) return paint.red(`${h.host}: cannot plan: ${h.error}`);
-      return formatHostPlan(h.host, h.changes, redact)
+      const notes = h.notes.map((n) => paint.yellow(`  ! ${redact(n)}`));
+      if (h.error) return [paint.red(`${h.host}: cannot plan: ${h.error}`), ...notes].join('\n');
+      const [head = '', ...rest] = formatHostPlan(h.host, h.changes, redact)
         .split('\n')
-        .map((line) => (/^ {4}\+(?!\+\+)/.test(line) ? paint.green(line) : /^ {4}-(?!--)/.test(line) ? paint.red(line) : line))
-        .join('\n');
+        .map((line) => (/^ {4}\+(?!\+\+)/.test(line) ? paint.green(line) : /^ {4}-(?!--)/.test(line) ? paint.red(line) : line));
+      return [head, ...notes, ...rest].join('\n');
     })
     .join('\n\n');
 }
@@ -57,6 +58,7 @@ export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | '
         status: h.status,
         execs: h.execs,
         ...(h.error ? { error: h.error } : {}),
+        notes: h.notes.map(redact),
         changes: h.changes.map((c) => ({
           kind: c.kind,
           summary: redact(describeChange(c)),

@@ -205,8 +205,9 @@ export function filesFact(paths: readonly string[]): Fact<Record<string, FileFac
           continue;
         }
         const [owner = '', group = '', mode = ''] = meta.split(' ');
-        const content = Buffer.from(body.join(''), 'base64').toString('utf8');
-        files[path] = { content, sha256: sha256(content), owner, group, mode };
+        const bytes = Buffer.from(body.join(''), 'base64');
+        // The hash of the bytes on disk: the apply compares it with `sha256sum` before changing the file.
+        files[path] = { content: bytes.toString('utf8'), sha256: sha256(bytes), owner, group, mode };
       }
       return files;
     },

@@ -24,7 +24,7 @@ import {
   type ServiceFact,
   type SshPathFact,
 } from './facts.js';
-import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact } from './leftovers.js';
+import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact, runLockFact, type RunLockFact } from './leftovers.js';
 
 /** What to read; derived from a host's resources (and, for lbs, the backends to probe). */
 export interface FactNeeds {
@@ -52,6 +52,7 @@ export interface HostFacts {
   readonly pendingReloads: Readonly<Record<string, readonly string[]>>;
   readonly leftoverStaging: readonly string[];
   readonly dpkgInterrupted: boolean;
+  readonly runLock?: RunLockFact;
 }
 
 const MARK = '@@ha-provision-fact ';
@@ -72,6 +73,7 @@ function factsFor(needs: FactNeeds) {
     pendingReloads: pendingReloadsFact,
     leftoverStaging: leftoverStagingFact(needs.files),
     dpkgInterrupted: dpkgInterruptedFact,
+    runLock: runLockFact,
   } satisfies Record<keyof HostFacts, Fact<unknown>>;
 }
 

@@ -2,7 +2,7 @@
 // not loaded it, staging files of a run that died, and a package install dpkg did not finish. A plan
 // that ignored these would call the host "in sync" while its daemons run the old config.
 import { quote } from '../transport/quote.js';
-import { checkPath, PENDING_DIR, stagedPath } from '../staging.js';
+import { checkPath, LOCK_FILE, PENDING_DIR, stagedPath } from '../staging.js';
 import { lines, type Fact } from './facts.js';
 
 /**
@@ -44,4 +44,31 @@ export const dpkgInterruptedFact: Fact<boolean> = {
     "[ -f /var/lib/dpkg/status ] && grep -qE '^Status: [a-z]+ [a-z]+ (half-installed|unpacked|half-configured|triggers-awaited|triggers-pending)$' /var/lib/dpkg/status && echo unfinished",
   ].join('\n'),
   parse: (stdout) => lines(stdout).length > 0,
+};
+
+export interface RunLockFact {
+  readonly holder: string; // "controller ci-7 (pid 4121, user deploy), run 5f2c…, since 2026-11-24T14:02:11Z"
+  /** Its apply script still runs (same pid, same start time); otherwise the lock is stale. */
+  readonly alive: boolean;
+}
+
+/** The lock an apply script holds while it changes this host; undefined when free. */
+export const runLockFact: Fact<RunLockFact | undefined> = {
+  name: 'run-lock',
+  command: [
+    `if [ -s ${LOCK_FILE} ]; then`,
+    `  cat ${LOCK_FILE}`,
+    `  while IFS== read -r k v; do [ "$k" = script_pid ] && [ -r "/proc/$v/stat" ] && { printf 'now_stat='; cat "/proc/$v/stat"; }; done < ${LOCK_FILE}`,
+    'fi',
+  ].join('\n'),
+  parse(stdout) {
+    const kv = Object.fromEntries(lines(stdout).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    if (!kv.script_pid) return undefined;
+    // Field 22 of /proc/PID/stat is the start time; counted after the ")" that closes the command name.
+    const now = kv.now_stat?.slice(kv.now_stat.lastIndexOf(')') + 2).split(' ')[19];
+    return {
+      holder: `controller ${kv.controller ?? '?'} (pid ${kv.pid ?? '?'}, user ${kv.user ?? '?'}), run ${kv.run ?? '?'}, since ${kv.started ?? '?'}`,
+      alive: now !== undefined && now === kv.script_start,
+    };
+  },
 };

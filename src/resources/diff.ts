@@ -79,7 +79,9 @@ function diffService(r: ResourceOf<'service'>, facts: HostFacts, changedFiles: R
 }
 
 export function diffResources(resources: readonly Resource[], facts: HostFacts, host: string): Change[] {
-  const changes: Change[] = facts.leftoverStaging.length > 0 ? [{ kind: 'leftovers', paths: facts.leftoverStaging }] : [];
+  // Staging files are a dead run's leftovers only when no live run holds the host's lock.
+  const leftovers = facts.runLock?.alive ? [] : facts.leftoverStaging;
+  const changes: Change[] = leftovers.length > 0 ? [{ kind: 'leftovers', paths: leftovers }] : [];
   for (const r of resources) {
     switch (r.kind) {
       case 'package': changes.push(...diffPackage(r, facts, host)); break;

@@ -1,11 +1,17 @@
 // OpenSSH known_hosts: plain and hashed (`|1|salt|hash`) host patterns, `[host]:port` for other ports,
 // `*`/`?` wildcards, `!` negation, `@revoked`. Enough to check host keys the way `ssh` would.
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 export interface KnownKey {
   readonly type: string; // e.g. ssh-ed25519
   readonly blob: Buffer; // the public key as sent by the server
   readonly revoked: boolean;
+  readonly line: number; // 1-based, in the known_hosts file
+}
+
+/** OpenSSH's fingerprint of a public key: `SHA256:` and the unpadded base64 of its blob's digest. */
+export function fingerprint(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 
 /** The name OpenSSH looks up: `host` on port 22, `[host]:port` otherwise. */
@@ -43,7 +49,7 @@ function hostFieldMatches(field: string, name: string): boolean {
 /** Every key the file lists for `name` (from hostLookupName). */
 export function knownKeysFor(fileText: string, name: string): KnownKey[] {
   const keys: KnownKey[] = [];
-  for (const raw of fileText.split('\n')) {
+  for (const [index, raw] of fileText.split('\n').entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
     const fields = line.split(/\s+/);
@@ -52,7 +58,7 @@ export function knownKeysFor(fileText: string, name: string): KnownKey[] {
     const [hosts, type, base64] = fields;
     if (!hosts || !type || !base64 || marker === '@cert-authority') continue;
     if (!hostFieldMatches(hosts, name)) continue;
-    keys.push({ type, blob: Buffer.from(base64, 'base64'), revoked: marker === '@revoked' });
+    keys.push({ type, blob: Buffer.from(base64, 'base64'), revoked: marker === '@revoked', line: index + 1 });
   }
   return keys;
 }

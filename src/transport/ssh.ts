@@ -5,7 +5,9 @@ import { dirname } from 'node:path';
 import { Client, type ConnectConfig } from 'ssh2';
 import { HostError } from '../errors.js';
 import type { Host, SshSettings } from '../inventory/types.js';
+import { quote } from './quote.js';
 import {
+  fingerprint,
   hostKeyAlgorithmsFor,
   hostLookupName,
   keyTypeOf,
@@ -64,7 +66,12 @@ async function hopConfig(
       problem =
         known.length === 0
           ? `no host key for ${lookupName} in ${ssh.knownHostsFile} (hostKeyPolicy strict; add it, or use accept-new once)`
-          : `HOST KEY MISMATCH for ${lookupName}: the ${keyTypeOf(blob)} key it sent is not the one in ${ssh.knownHostsFile} — possible man-in-the-middle; refusing to connect`;
+          : [
+              `HOST KEY MISMATCH for ${lookupName}: it presented ${keyTypeOf(blob)} ${fingerprint(blob)}, but ${known
+                .map((k) => `${ssh.knownHostsFile}:${k.line} expects ${k.type} ${fingerprint(k.blob)}`)
+                .join(' and ')} — possible man-in-the-middle; refusing to connect.`,
+              `If the host was reinstalled, remove the old key (line ${known.map((k) => k.line).join(', ')}): ssh-keygen -f ${quote(ssh.knownHostsFile)} -R ${quote(lookupName)}`,
+            ].join(' ');
       return false;
     },
   };

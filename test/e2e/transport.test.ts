@@ -62,6 +62,9 @@ labSuite('ssh transport against real sshd', () => {
     const r = await cli(['facts', inventoryWith('wrong.yaml', { identityFile: identity(), knownHostsFile: wrong, hostKeyPolicy: 'strict' })]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`${LB}:\\s+error: ssh ${LB_ADDRESS}:22: HOST KEY MISMATCH`));
+    // Both fingerprints, as OpenSSH shows them, and the line and command that fix the file.
+    expect(r.stdout).toMatch(new RegExp(`it presented ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}, but ${wrong}:1 expects ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}`));
+    expect(r.stdout).toContain(`remove the old key (line 1): ssh-keygen -f ${wrong} -R ${LB_ADDRESS}`);
     expect(r.stdout).toMatch(new RegExp(`${SERVER}:\\s+error: ssh 10.213.53.21:22: no host key for 10.213.53.21`));
   });
 

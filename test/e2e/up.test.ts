@@ -107,7 +107,8 @@ labSuite('up and plan against real hosts', () => {
     const r = await cli(['up', full, '--yes', '--templates', templates]);
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toContain('step "validate /etc/haproxy/haproxy.cfg" failed');
-    expect(r.stdout + r.stderr).toMatch(/no-such-keyword/);
+    // haproxy's own words, with the line number in the file the user knows (not the staged copy).
+    expect(r.stdout + r.stderr).toMatch(/\[ALERT\].*parsing \[\/etc\/haproxy\/haproxy\.cfg:\d+\] : unknown keyword 'no-such-keyword' in 'backend' section/);
     expect(await sh(lb1, 'sha256sum /etc/haproxy/haproxy.cfg')).toBe(before);
     expect(await sh(lb1, 'ls -a /etc/haproxy')).not.toContain('ha-provision-new');
     expect(await httpsGet(`https://${VIP}:6443/healthz`)).toEqual({ status: 200, body: 'ok' });

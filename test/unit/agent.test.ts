@@ -44,7 +44,7 @@ describe('the connection lost while applying', () => {
     ],
   ])('%s: the report says so, and that later steps may have run', async (_what, answer, message) => {
     const agent = await agentWith(dropping(answer));
-    const error = await agent.apply(redactor([])).catch((e: unknown) => e);
+    const error = await agent.apply(redactor([]), { id: 'c0ffee01', controller: 'ci-7', pid: 4121, user: 'deploy', started: '2026-11-24T14:02:11Z' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HostError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('nothing after it ran');

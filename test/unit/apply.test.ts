@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyScript, applySteps, parseApplyOutput, type Step } from '../../src/apply/script.js';
+import { applyScript, applySteps, parseApplyOutput, withRealPaths, type RunIdentity, type Step } from '../../src/apply/script.js';
 import { backupPath, BACKUP_DIR } from '../../src/staging.js';
 import type { FileFact } from '../../src/facts/facts.js';
 import type { Change } from '../../src/resources/types.js';
@@ -37,6 +37,10 @@ const file = (path: string, content: string, extra: Partial<FileChange> = {}): F
 
 /** Label and script of each step, e.g. ["install haproxy", "apt-get update -q && …"]. */
 const shown = (steps: readonly Step[]): [string, string][] => steps.map((s) => [s.label, s.script]);
+
+const RUN: RunIdentity = { id: 'c0ffee01', controller: 'ci-7', pid: 4121, user: 'deploy', started: '2026-11-24T14:02:11Z' };
+/** A lock file of the test's own: the real one (/run/ha-provision.lock) is the host's. */
+const lockIn = (dir: string): string => join(dir, 'ha-provision.lock');
 
 describe('applySteps', () => {
   it.each<[string, Change[], [string, string][]]>([
@@ -98,6 +102,7 @@ describe('applySteps', () => {
       { kind: 'package', manager: 'apt-get', install: ['haproxy'] },
     ]);
     expect(steps.map((s) => s.label)).toEqual([
+      'check that no file changed since the plan',
       'install haproxy',
       'sysctl net.ipv4.ip_nonlocal_bind=1',
       'route add 10.244.0.0/16 via 192.168.20.1 dev eth1',
@@ -117,6 +122,7 @@ describe('applySteps', () => {
 
     it('uploads every file, then validates every file, then installs them', () => {
       expect(steps.map((s) => s.label)).toEqual([
+        'check that no file changed since the plan',
         'upload /etc/haproxy/haproxy.cfg',
         'upload /etc/keepalived/keepalived.conf',
         'upload /etc/systemd/system/ha-provision-routes.service',
@@ -182,7 +188,7 @@ describe('applyScript, run for real with sh', () => {
   const run = (changes: Change[]) => {
     const steps = applySteps(changes);
     // Fed on stdin, as the SSH transport does.
-    const result = spawnSync('sh', [], { input: applyScript(steps, changes), encoding: 'utf8' });
+    const result = spawnSync('sh', [], { input: applyScript(steps, changes, RUN, lockIn(dir)), encoding: 'utf8' });
     return { steps, result, outcome: parseApplyOutput(result.stdout, steps.length) };
   };
   const staged = (): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.includes('ha-provision-new'));
@@ -248,7 +254,7 @@ describe('applyScript, when the controller goes away', () => {
   ];
 
   it('a script cut short in transit runs none of its steps', () => {
-    const script = applyScript(steps(), []);
+    const script = applyScript(steps(), [], RUN, lockIn(dir));
     const cut = script.slice(0, script.indexOf(join(dir, 'two'))); // step one whole, the rest lost
     const result = spawnSync('sh', [], { input: cut, encoding: 'utf8' });
     expect(result.status).not.toBe(0);
@@ -260,13 +266,100 @@ describe('applyScript, when the controller goes away', () => {
   it('a host whose controller stopped reading finishes every step', async () => {
     const child = spawn('sh', [], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    child.stdin.end(applyScript(steps(), []));
+    child.stdin.end(applyScript(steps(), [], RUN, lockIn(dir)));
     await new Promise((resolve) => child.stdout.once('data', resolve)); // it has started
     child.stdout.destroy();
     child.stderr.destroy();
     await exited;
     for (let i = 0; i < 50 && !existsSync(join(dir, 'two')); i += 1) await new Promise((r) => setTimeout(r, 20));
     expect(existsSync(join(dir, 'two'))).toBe(true);
+  });
+});
+
+describe('one apply at a time: the host lock', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ha-apply-lock-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const touching = (name: string, extra = ''): Step[] => [{ label: `touch ${name}`, script: `${extra}touch ${join(dir, name)}` }];
+  const runSync = (steps: Step[], run: RunIdentity = RUN) => {
+    const result = spawnSync('sh', [], { input: applyScript(steps, [], run, lockIn(dir)), encoding: 'utf8' });
+    return { result, outcome: parseApplyOutput(result.stdout, steps.length) };
+  };
+
+  it('a second run while the first holds the lock changes nothing and names the holder', async () => {
+    const first = spawn('sh', [], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const done = new Promise((resolve) => first.on('close', resolve));
+    first.stdin.end(applyScript(touching('first', 'sleep 0.6; '), [], RUN, lockIn(dir)));
+    await new Promise((resolve) => first.stdout.once('data', resolve)); // it holds the lock
+    const { result, outcome } = runSync(touching('second'), { ...RUN, id: 'beef0002', pid: 5150 });
+    await done;
+    expect(result.status).toBe(3);
+    expect(outcome).toMatchObject({ ok: false, lockedBy: 'controller ci-7 (pid 4121, user deploy), run c0ffee01, since 2026-11-24T14:02:11Z' });
+    expect(existsSync(join(dir, 'second'))).toBe(false);
+    expect(existsSync(join(dir, 'first'))).toBe(true);
+  });
+
+  it.each([
+    ['a run that ends well', 'true'],
+    ['a run whose step fails', 'false'],
+  ])('%s leaves the lock free and empty', (_what, script) => {
+    runSync([{ label: 'step', script }]);
+    expect(readFileSync(lockIn(dir), 'utf8')).toBe('');
+    expect(runSync(touching('next')).outcome).toEqual({ ok: true, completed: 1 });
+  });
+
+  it('a lock left by a run killed outright is taken over, and the outcome names whose it was', () => {
+    writeFileSync(lockIn(dir), 'run=dead0001\ncontroller=ci-3\npid=77\nuser=ops\nstarted=2026-11-24T13:00:00Z\nscript_pid=999999\nscript_start=1\n');
+    const { outcome } = runSync(touching('after'));
+    expect(outcome).toEqual({ ok: true, completed: 1, tookOverFrom: 'controller ci-3 (pid 77, user ops), run dead0001, since 2026-11-24T13:00:00Z' });
+    expect(existsSync(join(dir, 'after'))).toBe(true);
+  });
+
+  it('while it runs, the lock describes the run and its script (pid and start time)', () => {
+    const { result } = runSync([{ label: 'show', script: `cat ${lockIn(dir)}` }]);
+    expect(result.stdout).toMatch(/^run=c0ffee01\ncontroller=ci-7\npid=4121\nuser=deploy\nstarted=2026-11-24T14:02:11Z\nscript_pid=\d+\nscript_start=\d+$/m);
+  });
+});
+
+describe('a file edited between plan and apply', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ha-apply-drift-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['edited by hand', 'old\n', 'old, edited\n', /haproxy\.cfg changed since the plan was made/],
+    ['created since', undefined, 'someone else\'s\n', /haproxy\.cfg appeared since the plan was made/],
+  ])('%s: the host stops before anything changes', (_what, planned, now, message) => {
+    const path = join(dir, 'haproxy.cfg');
+    writeFileSync(path, now);
+    const change = file(path, 'new\n', planned === undefined ? {} : { before: before(planned) });
+    const steps = applySteps([change]);
+    const result = spawnSync('sh', [], { input: applyScript(steps, [change], RUN, join(dir, 'lock')), encoding: 'utf8' });
+    const outcome = parseApplyOutput(result.stdout, steps.length);
+    expect(outcome).toMatchObject({ ok: false, failedStep: 0 });
+    expect(outcome.output).toMatch(message);
+    expect(readFileSync(path, 'utf8')).toBe(now);
+  });
+});
+
+describe('validator output', () => {
+  it('names the real file, with its line numbers, not the staged copy or the twin the validator read', () => {
+    const changes = [file('/etc/haproxy/haproxy.cfg', 'x'), file('/etc/keepalived/keepalived.conf', 'y')];
+    const output = [
+      "[ALERT]    (2275) : config : parsing [/etc/haproxy/.haproxy.cfg.ha-provision-new:31] : unknown keyword 'no-such-keyword' in 'backend' section",
+      '(/etc/keepalived/.keepalived.conf.ha-provision-check: Line 19) number \'900\' outside range [1, 255]',
+    ].join('\n');
+    expect(withRealPaths(output, changes)).toBe(
+      [
+        "[ALERT]    (2275) : config : parsing [/etc/haproxy/haproxy.cfg:31] : unknown keyword 'no-such-keyword' in 'backend' section",
+        "(/etc/keepalived/keepalived.conf: Line 19) number '900' outside range [1, 255]",
+      ].join('\n'),
+    );
   });
 });
 
@@ -292,7 +385,7 @@ describe('parseApplyOutput', () => {
       { label: 'two', script: 'echo two; kill -9 $$' }, // the remote shell dies mid-step
       { label: 'three', script: 'echo three' },
     ];
-    const result = spawnSync('sh', [], { input: applyScript(steps, []), encoding: 'utf8' });
+    const result = spawnSync('sh', [], { input: applyScript(steps, [], RUN, lockIn(tmpdir())), encoding: 'utf8' });
     expect(parseApplyOutput(result.stdout, steps.length)).toMatchObject({ ok: false, failedStep: 1 });
   });
 
@@ -302,7 +395,7 @@ describe('parseApplyOutput', () => {
       { label: 'one', script: 'echo one' },
       { label: 'restart keepalived', script: 'echo restarting; kill -9 $$' },
     ];
-    const result = spawnSync('sh', [], { input: applyScript(steps, []), encoding: 'utf8' });
+    const result = spawnSync('sh', [], { input: applyScript(steps, [], RUN, lockIn(tmpdir())), encoding: 'utf8' });
     expect(result.signal).toBe('SIGKILL');
     expect(parseApplyOutput(result.stdout, steps.length).ok).toBe(false);
   });

@@ -87,7 +87,7 @@ describe('ha-provision CLI', () => {
   // --json is an output format: whatever happens, stdout is one JSON document, with the usual exit codes.
   it.each<[string, (file: string) => string[], string]>([
     ['an unknown flag', (file) => ['plan', file, '--json', '--frobnicate'], 'usage'],
-    ['a missing inventory', () => ['up', join(dir, 'nope.yaml'), '--json'], 'usage'],
+    ['a missing inventory', () => ['up', join(dir, 'nope.yaml'), '--json', '--yes'], 'usage'],
     ['an invalid inventory', (file) => ['verify', file, '--json'], 'inventory'],
     ['an unknown --limit host', (file) => ['facts', file, '--json', '--limit', 'lb-9'], 'usage'],
   ])('with --json, %s is reported as one JSON document on stdout', async (_what, args, kind) => {
@@ -100,6 +100,16 @@ describe('ha-provision CLI', () => {
     expect(doc.error.kind).toBe(kind);
     expect(doc.error.message.length).toBeGreaterThan(0);
     if (kind === 'inventory') expect(doc.error.problems).toEqual([{ path: 'hosts.lb-2.priority', message: expect.stringContaining('priorities must differ') }]);
+  });
+
+  it('up outside a terminal without --yes refuses before connecting, and says to pass --yes', async () => {
+    const file = join(dir, 'noyes.yaml');
+    writeFileSync(file, inventory('pw'));
+    const before = connections;
+    const r = await runCli(['up', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no terminal is here to confirm the plan: review it with `ha-provision plan`, then pass --yes');
+    expect(connections).toBe(before);
   });
 
   it('connects once a valid inventory passes validation (so the test above can fail)', async () => {

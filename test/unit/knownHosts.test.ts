@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostKeyAlgorithmsFor, hostLookupName, keyTypeOf, knownHostsLine, knownKeysFor, type KnownKey } from '../../src/transport/knownHosts.js';
+import { fingerprint, hostKeyAlgorithmsFor, hostLookupName, keyTypeOf, knownHostsLine, knownKeysFor, type KnownKey } from '../../src/transport/knownHosts.js';
 
 interface PublicKey {
   readonly type: string;
@@ -147,7 +147,7 @@ describe('keyTypeOf', () => {
 });
 
 describe('hostKeyAlgorithmsFor', () => {
-  const known = (...types: string[]): KnownKey[] => types.map((type) => ({ type, blob: Buffer.alloc(0), revoked: false }));
+  const known = (...types: string[]): KnownKey[] => types.map((type, i) => ({ type, blob: Buffer.alloc(0), revoked: false, line: i + 1 }));
 
   it.each<[string, KnownKey[], string[]]>([
     ['no known keys', [], []],
@@ -162,5 +162,18 @@ describe('hostKeyAlgorithmsFor', () => {
 
   it('offers the algorithms of the keys a real file lists for a host', () => {
     expect(hostKeyAlgorithmsFor(knownKeysFor(knownHosts, '10.0.0.5'))).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']);
+  });
+});
+
+describe('what a host-key mismatch shows', () => {
+  // OpenSSH prints both fingerprints and the offending line; the user checks them against the host.
+  it.each<[Label]>([['plain'], ['rsa'], ['ecdsa']])('the %s key\'s fingerprint is the one ssh-keygen -l prints', (label) => {
+    const printed = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, `${label}.pub`)], { encoding: 'utf8' }).split(' ')[1];
+    expect(fingerprint(keys[label].blob)).toBe(printed);
+  });
+
+  it('each key knows its line in the file, to name the one to remove', () => {
+    expect(knownKeysFor(knownHosts, 'lb-1.example.com').map((k) => k.line)).toEqual([3]);
+    expect(knownKeysFor(knownHosts, '10.0.0.5').map((k) => k.line)).toEqual([6]);
   });
 });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servicesFact, sshPathFact } from '../../src/facts/facts.js';
-import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact } from '../../src/facts/leftovers.js';
+import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact, runLockFact } from '../../src/facts/leftovers.js';
 import { freshHostFacts, type HostFacts } from '../../src/facts/gather.js';
 import { sshPathProblems } from '../../src/plan/preflight.js';
 import { peersLeftOut } from '../../src/plan/peers.js';
@@ -46,6 +46,21 @@ describe('dpkg interrupted', () => {
     ['a package unpacked but not configured', 'unfinished\n', true],
   ])('%s', (_name, stdout, expected) => {
     expect(dpkgInterruptedFact.parse(stdout)).toBe(expected);
+  });
+});
+
+describe('the run lock', () => {
+  const LOCK = 'run=c0ffee01\ncontroller=ci-7\npid=4121\nuser=deploy\nstarted=2026-11-24T14:02:11Z\nscript_pid=3301\nscript_start=918273\n';
+  // /proc/3301/stat of the holder; field 22 (the start time) tells it from a process that reused the pid.
+  const stat = (start: number): string => `now_stat=3301 (sh) S 3300 3301 3301 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 ${start} 2764800 233 18446744073709551615\n`;
+  const holder = 'controller ci-7 (pid 4121, user deploy), run c0ffee01, since 2026-11-24T14:02:11Z';
+  it.each<[string, string, object | undefined]>([
+    ['free', '', undefined],
+    ['held by a running apply', LOCK + stat(918273), { holder, alive: true }],
+    ['left by a script that is gone', LOCK, { holder, alive: false }],
+    ['its pid reused by another process', LOCK + stat(999999), { holder, alive: false }],
+  ])('%s', (_name, stdout, expected) => {
+    expect(runLockFact.parse(stdout)).toEqual(expected);
   });
 });
 

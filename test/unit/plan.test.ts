@@ -224,6 +224,11 @@ describe('diffResources', () => {
     ],
     ['staging files of a run that died are removed', { leftoverStaging: ['/etc/keepalived/.keepalived.conf.ha-provision-new'] }, ['remove /etc/keepalived/.keepalived.conf.ha-provision-new (left by an interrupted run)']],
     [
+      'staging files of a run still in progress are its own, not leftovers',
+      { leftoverStaging: ['/etc/keepalived/.keepalived.conf.ha-provision-new'], runLock: { holder: 'controller ci-7 (pid 1, user u), run r, since t', alive: true } },
+      [],
+    ],
+    [
       'an interrupted dpkg is finished before anything is installed',
       { dpkgInterrupted: true, packages: { curl: '7.88.1' } },
       ['finish the interrupted dpkg run (dpkg --configure -a)', 'install haproxy, keepalived (apt-get)'],
