@@ -6,6 +6,7 @@ import { factNeeds, resourcesFor, type Playbook } from '../playbook/playbook.js'
 import { diffResources } from '../resources/diff.js';
 import type { Change, Resource } from '../resources/types.js';
 import { applyScript, applySteps, parseApplyOutput, withRealPaths, type RunIdentity } from '../apply/script.js';
+import { restoreChanges } from '../apply/restore.js';
 import { HostError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import { SshTransport } from '../transport/ssh.js';
@@ -90,6 +91,11 @@ export class HostAgent {
         );
       }
       const detail = withRealPaths(outcome.output || result.stderr, this.changes).trim().split('\n').slice(-25).join('\n');
+      const service = steps[outcome.failedStep ?? 0]?.loads;
+      if (service) {
+        const restored = await this.restore(run);
+        throw new HostError(this.host.name, redact(`${service} did not load its new config (step "${step}"):\n${detail}\n${restored}`));
+      }
       throw new HostError(this.host.name, redact(`step "${step}" failed; nothing after it ran${detail ? `:\n${detail}` : ''}`));
     }
     // The same facts exec carries verify's probes, so this costs nothing extra when verifying.
@@ -97,6 +103,26 @@ export class HostAgent {
     if (remaining.length > 0) {
       throw new HostError(this.host.name, redact(`applied, but still not converged: ${remaining.map(describeChange).join('; ')}`));
     }
+  }
+
+  /**
+   * After a service failed to load this run's files: puts the previous versions back and makes the
+   * services load them (one more exec, only on this path), then re-reads the host. Says what it did.
+   */
+  private async restore(run: RunIdentity): Promise<string> {
+    const changes = restoreChanges(this.changes);
+    const paths = changes.flatMap((c) => (c.kind === 'file' ? [c.path] : []));
+    if (paths.length === 0) return 'Nothing to restore: every file of this run is new on this host.';
+    const steps = applySteps(changes);
+    const transport = await this.transport();
+    const outcome = parseApplyOutput((await transport.exec(applyScript(steps, changes, run))).stdout, steps.length);
+    await this.readFacts().catch(() => undefined); // the report shows the host as it is now
+    if (outcome.ok) {
+      const services = changes.flatMap((c) => (c.kind === 'service' ? [c.name] : []));
+      return `Restored the previous ${paths.join(', ')} and reloaded ${services.join(', ') || 'nothing'}: the host runs its previous config again.`;
+    }
+    const step = steps[outcome.failedStep ?? 0]?.label ?? 'restore';
+    return `Restoring the previous version failed too, at step "${step}": ${withRealPaths(outcome.output ?? '', changes).trim()}`;
   }
 
   close(): void {

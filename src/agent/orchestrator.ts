@@ -176,9 +176,12 @@ async function verify(
   const started = Date.now();
   const deadline = started + settle.deadlineMs + settle.stableMs;
   const unread = new Set<string>();
+  // lbs that failed in this run still hold (or not) the VIP: they are read like observers.
+  const failedLbs = agents.filter((a) => errors.has(a.host.name) && hasRole(a.host, 'lb'));
+  const readOnly = [...observers, ...failedLbs];
   const readObservers = () =>
     Promise.all(
-      observers.map(async (o) => {
+      readOnly.map(async (o) => {
         try {
           await o.readFacts();
           unread.delete(o.host.name);
@@ -191,12 +194,12 @@ async function verify(
   let holding = { holders: [] as string[], since: started };
   for (;;) {
     const facts = new Map<string, HostFacts>();
-    for (const a of [...agents, ...observers]) if (a.facts && !errors.has(a.host.name) && !unread.has(a.host.name)) facts.set(a.host.name, a.facts);
+    for (const a of [...agents, ...observers]) if (a.facts && !unread.has(a.host.name) && (!errors.has(a.host.name) || failedLbs.includes(a))) facts.set(a.host.name, a.facts);
     const checks = [...(await controllerChecks(inventory)), ...hostChecks(inventory, facts)];
     const holders = vipHolders(inventory, facts);
     if (holders.join() !== holding.holders.join()) holding = { holders, since: Date.now() };
     const heldFor = Date.now() - holding.since;
-    if (settle.stableMs > 0) {
+    if (settle.stableMs > 0 && errors.size === 0) {
       checks.push({
         name: `the VIP stays on one lb for ${settle.stableMs / 1000} s after the change`,
         ok: holders.length === 1 && heldFor >= settle.stableMs,

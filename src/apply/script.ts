@@ -10,6 +10,7 @@
 import { dirname } from 'node:path';
 import type { Change, ServiceAction } from '../resources/types.js';
 import { command, quote, writeFileCommand } from '../transport/quote.js';
+import { journalFaultsCommand } from '../facts/facts.js';
 import { backupPath, checkPath, LOCK_FILE, pendingPath, PENDING_DIR, stagedPath } from '../staging.js';
 
 export const STEP_MARK = '@@ha-provision-step ';
@@ -32,6 +33,8 @@ export interface RunIdentity {
 export interface Step {
   readonly label: string;
   readonly script: string; // commands chained with && so the first failure fails the step
+  /** Set on the step that makes a service load its files: its failure means the new config did not load. */
+  readonly loads?: string;
 }
 
 type FileChange = Extract<Change, { kind: 'file' }>;
@@ -106,15 +109,35 @@ const serviceCommand: Record<ServiceAction, (unit: string) => string> = {
   restart: (unit) => command('systemctl', 'restart', unit),
 };
 
-/** One step per action; the marker goes with the action that makes the service load its files. */
+/**
+ * Whether a service loaded its config: systemctl returns before the daemon has (haproxy -Ws reports
+ * "reloading" until its master has tried), so wait for the state to settle, then require it active and
+ * none of its fault patterns logged since the (re)load — haproxy's master keeps its old workers and stays
+ * active when the new config cannot bind a port, and says so only in its log.
+ */
+function loadedCheck(change: ServiceChange): string {
+  const unit = quote(change.name);
+  return [
+    `i=0; while state=$(systemctl is-active ${unit}); [ "$state" = reloading ] || [ "$state" = activating ]; do [ $i -ge 75 ] && break; i=$((i + 1)); sleep 0.2; done`,
+    `[ "$state" = active ] || { echo "${change.name} is $state after loading its new config:"; journalctl -u ${quote(`${change.name}.service`)} -b -o cat -n 10 --no-pager; false; }`,
+    ...(change.logFaults.length > 0 ? [`faults=$(${journalFaultsCommand(change.name, change.logFaults)}); [ -z "$faults" ] || { printf '%s\\n' "$faults"; false; }`] : []),
+  ].join(' &&\n');
+}
+
+/**
+ * One step per action. The action that makes the service load its files checks that it did, and only
+ * then removes the pending-reload marker.
+ */
 function serviceSteps(change: ServiceChange): Step[] {
-  return change.actions.map((action) => {
-    const loads = action !== 'enable';
-    return {
-      label: `${action} ${change.name}`,
-      script: loads ? `${serviceCommand[action](change.name)} && ${command('rm', '-f', pendingPath(change.name))}` : serviceCommand[action](change.name),
-    };
-  });
+  return change.actions.map((action) =>
+    action === 'enable'
+      ? { label: `${action} ${change.name}`, script: serviceCommand[action](change.name) }
+      : {
+          label: `${action} ${change.name}`,
+          script: `${serviceCommand[action](change.name)} &&\n${loadedCheck(change)} &&\n${command('rm', '-f', pendingPath(change.name))}`,
+          loads: change.name,
+        },
+  );
 }
 
 /**

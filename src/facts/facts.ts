@@ -219,16 +219,25 @@ export function sha256(content: string | Buffer): string {
 }
 
 /**
+ * Prints each line `name` logged since systemd last started or reloaded it that matches one of the
+ * patterns (POSIX EREs), after `prefix`. The patterns reach awk through its environment: -v would
+ * process backslash escapes in them.
+ */
+export function journalFaultsCommand(name: string, patterns: readonly string[], prefix = ''): string {
+  return (
+    `journalctl -u ${quote(`${name}.service`)} -b -o cat -n 300 --no-pager | ` +
+    `fault=${quote(patterns.join('|'))} load=${quote(`^(Starting|Reloading) ${name.replace(/[.]/g, '[.]')}[.]service`)} prefix=${quote(prefix)} ` +
+    `awk '$0 ~ ENVIRON["load"] { n = "" } $0 ~ ENVIRON["fault"] { n = n ENVIRON["prefix"] $0 "\\n" } END { printf "%s", n }'`
+  );
+}
+
+/**
  * State of each unit. For a unit with fault patterns, also the matching lines of its journal since
  * systemd last started or reloaded it ("Starting|Reloading NAME.service", systemd 252 and later): what
  * the daemon said about the config it runs now, e.g. keepalived disabling a track script it finds unsafe.
  */
 export function servicesFact(names: readonly string[], faults: Readonly<Record<string, readonly string[]>> = {}): Fact<Record<string, ServiceFact>> {
-  // The patterns reach awk through its environment: -v would process backslash escapes in them.
-  const journal = (name: string, patterns: readonly string[]): string =>
-    `journalctl -u ${quote(`${name}.service`)} -b -o cat -n 300 --no-pager | ` +
-    `fault=${quote(patterns.join('|'))} load=${quote(`^(Starting|Reloading) ${name.replace(/[.]/g, '[.]')}[.]service`)} ` +
-    `awk '$0 ~ ENVIRON["load"] { n = "" } $0 ~ ENVIRON["fault"] { n = n "Fault=" $0 "\\n" } END { printf "%s", n }'`;
+  const journal = (name: string, patterns: readonly string[]): string => journalFaultsCommand(name, patterns, 'Fault=');
   return {
     name: 'services',
     command: names

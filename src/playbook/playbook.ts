@@ -222,7 +222,7 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
         break;
       }
       case 'service':
-        resources.push({ kind: 'service', name: body.name, running: body.running, reloadOn: body.reloadOn, onChange: body.onChange });
+        resources.push({ kind: 'service', name: body.name, running: body.running, reloadOn: body.reloadOn, onChange: body.onChange, logFaults: body.logFaults });
         break;
       case 'file': {
         const peers = inventory.hosts.filter((h) => h.name !== host.name && appliesTo(task, h)).map((h) => h.name);

@@ -28,6 +28,7 @@ export type Resource =
       readonly running: boolean; // false: only enabled (e.g. a boot-time oneshot)
       readonly reloadOn: readonly string[]; // file paths whose change triggers onChange
       readonly onChange: 'reload' | 'restart';
+      readonly logFaults: readonly string[]; // logged after a (re)load: it did not load its config well
     };
 
 /** A setting that every peer must change at once (e.g. keepalived's auth_pass); group 1 is its value. */
@@ -67,6 +68,7 @@ export type Change =
       readonly why: string;
       /** Files whose new version this service must load: a pending-reload marker names them until it has. */
       readonly loads: readonly string[];
+      readonly logFaults: readonly string[];
     };
 
 export type ResourceKind = Resource['kind'];

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyScript, applySteps, parseApplyOutput, withRealPaths, type RunIdentity, type Step } from '../../src/apply/script.js';
 import { backupPath, BACKUP_DIR } from '../../src/staging.js';
+import { restoreChanges } from '../../src/apply/restore.js';
 import type { FileFact } from '../../src/facts/facts.js';
 import type { Change } from '../../src/resources/types.js';
 
@@ -62,24 +63,6 @@ describe('applySteps', () => {
       [['route add 10.244.0.0/16 via 192.168.20.1 dev eth1', 'ip route replace 10.244.0.0/16 via 192.168.20.1 dev eth1']],
     ],
     [
-      'service start takes a service the package already started',
-      [{ kind: 'service', name: 'haproxy', actions: ['enable', 'start'], why: 'not installed yet; not running', loads: [] }],
-      [
-        ['enable haproxy', 'systemctl enable -q haproxy'],
-        ['start haproxy', 'systemctl reload-or-restart haproxy && rm -f /var/lib/ha-provision/pending/haproxy'],
-      ],
-    ],
-    [
-      'service reload clears its pending-reload marker once it has loaded the files',
-      [{ kind: 'service', name: 'keepalived', actions: ['reload'], why: 'changed', loads: [] }],
-      [['reload keepalived', 'systemctl reload keepalived && rm -f /var/lib/ha-provision/pending/keepalived']],
-    ],
-    [
-      'service restart',
-      [{ kind: 'service', name: 'keepalived', actions: ['restart'], why: 'changed', loads: [] }],
-      [['restart keepalived', 'systemctl restart keepalived && rm -f /var/lib/ha-provision/pending/keepalived']],
-    ],
-    [
       'leftover staging files are removed first',
       [{ kind: 'leftovers', paths: ['/etc/keepalived/.keepalived.conf.ha-provision-new'] }],
       [['remove staging files of an interrupted run', 'rm -f /etc/keepalived/.keepalived.conf.ha-provision-new']],
@@ -93,9 +76,33 @@ describe('applySteps', () => {
     expect(shown(applySteps(changes))).toEqual(expected);
   });
 
+  // A service step loads, checks that the service loaded its config, and only then clears the marker.
+  it.each<[string, Change, string, string[]]>([
+    [
+      'start takes a service the package already started',
+      { kind: 'service', name: 'haproxy', actions: ['start'], why: 'not running', loads: [], logFaults: ['Loading failure'] },
+      'systemctl reload-or-restart haproxy &&',
+      ["[ \"$state\" = active ]", "fault='Loading failure'", 'rm -f /var/lib/ha-provision/pending/haproxy'],
+    ],
+    ['reload', { kind: 'service', name: 'keepalived', actions: ['reload'], why: 'changed', loads: [], logFaults: [] }, 'systemctl reload keepalived &&', ['systemctl is-active keepalived', 'rm -f /var/lib/ha-provision/pending/keepalived']],
+    ['restart', { kind: 'service', name: 'keepalived', actions: ['restart'], why: 'changed', loads: [], logFaults: [] }, 'systemctl restart keepalived &&', ['rm -f /var/lib/ha-provision/pending/keepalived']],
+  ])('service %s: load, check it loaded, clear the marker', (_what, change, first, fragments) => {
+    const [step] = applySteps([change]);
+    expect(step?.script.startsWith(first)).toBe(true);
+    for (const fragment of fragments) expect(step?.script).toContain(fragment);
+    expect(step?.script.trimEnd().endsWith(fragments.at(-1)!)).toBe(true);
+    expect(step?.loads).toBe(change.kind === 'service' ? change.name : undefined);
+  });
+
+  it('enabling is a step of its own, with no load check', () => {
+    const steps = applySteps([{ kind: 'service', name: 'haproxy', actions: ['enable', 'start'], why: 'x', loads: [], logFaults: [] }]);
+    expect(shown(steps)[0]).toEqual(['enable haproxy', 'systemctl enable -q haproxy']);
+    expect(steps.map((s) => s.loads)).toEqual([undefined, 'haproxy']);
+  });
+
   it('orders packages, kernel state, files, then services, whatever order the changes come in', () => {
     const steps = applySteps([
-      { kind: 'service', name: 'haproxy', actions: ['reload'], why: 'x', loads: ['/etc/haproxy/haproxy.cfg'] },
+      { kind: 'service', name: 'haproxy', actions: ['reload'], why: 'x', loads: ['/etc/haproxy/haproxy.cfg'], logFaults: [] },
       file('/etc/haproxy/haproxy.cfg', 'x\n'),
       { kind: 'route', route: { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }, action: 'add' },
       { kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', to: '1' },
@@ -344,6 +351,30 @@ describe('a file edited between plan and apply', () => {
     expect(outcome).toMatchObject({ ok: false, failedStep: 0 });
     expect(outcome.output).toMatch(message);
     expect(readFileSync(path, 'utf8')).toBe(now);
+  });
+});
+
+describe('restoring after a service did not load its new config', () => {
+  const cfg = file('/etc/haproxy/haproxy.cfg', 'new haproxy\n', { before: before('old haproxy\n', '640', 'root', 'haproxy') });
+  const check = file('/etc/keepalived/check_apiserver.sh', 'new check\n', { mode: '0755' }); // new on this host
+  const haproxy: Change = { kind: 'service', name: 'haproxy', actions: ['reload'], why: 'x', loads: ['/etc/haproxy/haproxy.cfg'], logFaults: ['Loading failure'] };
+  const keepalived: Change = { kind: 'service', name: 'keepalived', actions: ['enable', 'reload'], why: 'x', loads: ['/etc/keepalived/check_apiserver.sh'], logFaults: [] };
+  const restored = restoreChanges([cfg, check, haproxy, keepalived]);
+
+  it('puts back every file that had a previous version, with its owner and mode, from the plan itself', () => {
+    expect(restored.filter((c) => c.kind === 'file').map((c) => c.kind === 'file' && [c.path, c.content, `${c.owner}:${c.group}`, c.mode])).toEqual([
+      ['/etc/haproxy/haproxy.cfg', 'old haproxy\n', 'root:haproxy', '640'],
+    ]);
+  });
+
+  it('expects on disk what this run wrote (the drift check), and makes the services load the old files', () => {
+    const file0 = restored[0]!;
+    expect(file0.kind === 'file' && file0.before?.sha256).toBe(createHash('sha256').update('new haproxy\n').digest('hex'));
+    expect(restored.filter((c) => c.kind === 'service')).toEqual([{ ...haproxy, actions: ['start'], why: 'load the previous config again', loads: ['/etc/haproxy/haproxy.cfg'] }]);
+  });
+
+  it('a run of only new files has nothing to restore', () => {
+    expect(restoreChanges([check, keepalived])).toEqual([]);
   });
 });
 
