@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { labExec } from '../../src/lab/index.js';
+import { labExec, labHeal, labPartition } from '../../src/lab/index.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
 import { cli, expectOneStableHolder, httpsGet, labSuite, onHost, startTestLab, type CliResult } from './harness.js';
 
@@ -113,6 +113,56 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
     expect(up.code, up.stdout + up.stderr).toBe(0);
     expect(up.stdout).toMatch(new RegExp(`${lb1}: took over a stale lock: the run of controller \\S+ \\(pid ${run.child.pid}, `));
     expect(await sh(lb1, 'ls -a /etc/haproxy /etc/keepalived')).not.toContain('ha-provision-new');
+    expect((await cli(['plan', changed])).code).toBe(0);
+    inventory = changed;
+  });
+
+  // Once a host has received its apply script it finishes it, whoever goes away: every file ends up as
+  // the new version, loaded, never half of a change.
+  it('the controller killed mid-apply: the hosts finish on their own, and plan then finds them in sync', async () => {
+    const changed = withClientTimeout(34);
+    const before = await sh(lb1, 'sha256sum < /etc/haproxy/haproxy.cfg');
+    const run = background(['up', changed, '--yes', '--playbook', slowPlaybook()]);
+    expect(await waitFor(async () => (await lockOf(lb1)).includes('script_pid=') && (await lockOf(lb2)).includes('script_pid='))).toBe(true);
+    run.child.kill('SIGKILL');
+    await run.done;
+    expect(await waitFor(async () => (await lockOf(lb1)) === '' && (await lockOf(lb2)) === '')).toBe(true); // they finished
+    for (const lb of [lb1, lb2]) {
+      expect(await sh(lb, 'sha256sum < /etc/haproxy/haproxy.cfg')).not.toBe(before);
+      expect(await sh(lb, 'cat /etc/haproxy/haproxy.cfg')).toContain('timeout client 34s');
+      expect(await sh(lb, 'ls -A /var/lib/ha-provision/pending; ls -a /etc/haproxy /etc/keepalived')).not.toMatch(/^haproxy$|ha-provision-new/m);
+    }
+    const plan = await cli(['plan', changed]);
+    expect(plan.code, plan.stdout).toBe(0);
+    await expectOneStableHolder(NAME, [lb1, lb2], VIP, 3_000);
+    inventory = changed;
+  });
+
+  it('the link cut during apply: that host is reported lost within the keepalive window, it finishes, and a re-run converges', async () => {
+    const changed = withClientTimeout(35);
+    writeFileSync(changed, readFileSync(changed, 'utf8').replace(/^ssh:\n/m, 'ssh:\n  keepaliveInterval: 2s\n'));
+    const run = background(['up', changed, '--yes', '--playbook', slowPlaybook()]);
+    expect(await waitFor(async () => (await lockOf(lb2)).includes('script_pid='))).toBe(true);
+    await labPartition(NAME, lb2);
+    const cut = Date.now();
+    let result: CliResult;
+    try {
+      result = await run.done;
+      const reportedAfter = Date.now() - cut;
+      process.stderr.write(`[${NAME}] link cut: the run ended ${(reportedAfter / 1000).toFixed(1)} s after the cut\n`);
+      expect(reportedAfter).toBeLessThan(30_000); // 3 keepalives of 2 s, the settle wait, and slack
+    } finally {
+      await labHeal(NAME, lb2);
+    }
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(new RegExp(`${lb2}: .*(connection was lost|while applying).*later steps may have run`));
+    expect(result.stdout).toMatch(new RegExp(`${lb1}\\s+changed`));
+    // The host finished the script it had: the new file, loaded (no pending marker), nothing staged.
+    expect(await waitFor(async () => (await lockOf(lb2)) === '')).toBe(true);
+    expect(await sh(lb2, 'cat /etc/haproxy/haproxy.cfg')).toContain('timeout client 35s');
+    expect(await sh(lb2, 'ls -A /var/lib/ha-provision/pending; ls -a /etc/haproxy')).not.toMatch(/^haproxy$|ha-provision-new/m);
+    const up = await cli(['up', changed, '--yes']);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
     expect((await cli(['plan', changed])).code).toBe(0);
     inventory = changed;
   });
