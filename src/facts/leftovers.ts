@@ -34,15 +34,13 @@ export function leftoverStagingFact(paths: readonly string[]): Fact<string[]> {
 }
 
 /**
- * dpkg stopped mid-operation: its journal (/var/lib/dpkg/updates) is not empty, or a package is
- * unpacked but not configured. apt then refuses every install until `dpkg --configure -a` runs.
+ * dpkg stopped mid-operation: its journal (/var/lib/dpkg/updates) is not empty, and apt refuses every
+ * install ("dpkg was interrupted") until `dpkg --configure -a` runs. (A managed package merely unpacked
+ * reads as not installed, and apt-get install finishes it by itself.) Builtins only.
  */
 export const dpkgInterruptedFact: Fact<boolean> = {
   name: 'dpkg-interrupted',
-  command: [
-    'for f in /var/lib/dpkg/updates/*; do [ -e "$f" ] && echo journal; break; done',
-    "[ -f /var/lib/dpkg/status ] && grep -qE '^Status: [a-z]+ [a-z]+ (half-installed|unpacked|half-configured|triggers-awaited|triggers-pending)$' /var/lib/dpkg/status && echo unfinished",
-  ].join('\n'),
+  command: 'for f in /var/lib/dpkg/updates/*; do [ -e "$f" ] && echo journal; break; done',
   parse: (stdout) => lines(stdout).length > 0,
 };
 

@@ -4,7 +4,7 @@
 // above an unmasked `a/etc/haproxy/…`). Such a value is refused before any connection opens.
 import { InventoryError, type InventoryProblem } from '../errors.js';
 import { freshHostFacts } from '../facts/gather.js';
-import type { Inventory } from '../inventory/types.js';
+import { hasRole, type Inventory } from '../inventory/types.js';
 import { resourcesFor, type Playbook } from '../playbook/playbook.js';
 import { maskPatterns } from '../redact.js';
 import type { Resource } from '../resources/types.js';
@@ -42,7 +42,17 @@ export async function refuseExposedSecrets(playbook: Playbook, inventory: Invent
   const secrets = namedSecrets(inventory).filter((s) => s.value !== '');
   if (secrets.length === 0) return;
   const texts: string[] = [inventory.cluster.name, ...inventory.hosts.map((h) => `${h.name} ${h.address} ${h.ssh.user}`)];
-  for (const host of inventory.hosts) {
+  // Every template, rendered as every kind of host sees it: each lb (their files differ in priority and
+  // state) and one host of each other set of roles (theirs differ only in names and addresses, above).
+  const seen = new Set<string>();
+  const representatives = inventory.hosts.filter((h) => {
+    const kind = h.roles.join(',');
+    if (hasRole(h, 'lb')) return true;
+    if (seen.has(kind)) return false;
+    seen.add(kind);
+    return true;
+  });
+  for (const host of representatives) {
     for (const family of ['debian', 'rhel'] as const) {
       for (const r of await resourcesFor(playbook, inventory, host, freshHostFacts(family))) texts.push(plainText(r));
     }
