@@ -3,7 +3,11 @@
 import { basename, dirname, join } from 'node:path';
 
 export const STATE_DIR = '/var/lib/ha-provision';
-export const BACKUP_DIR = `${STATE_DIR}/backup`;
+/**
+ * One numbered directory per run that changed files on this host: `run` (who, when), and each changed
+ * file's previous version under `before/` and new version under `after/`. `rollback` reads it back.
+ */
+export const HISTORY_DIR = `${STATE_DIR}/history`;
 /** One file per service whose config changed on disk and that has not loaded it yet. */
 export const PENDING_DIR = `${STATE_DIR}/pending`;
 
@@ -11,7 +15,6 @@ export const PENDING_DIR = `${STATE_DIR}/pending`;
 export const stagedPath = (path: string): string => join(dirname(path), `.${basename(path)}.ha-provision-new`);
 /** A twin of a staged file whose references point at staged siblings, for validators (see apply). */
 export const checkPath = (path: string): string => join(dirname(path), `.${basename(path)}.ha-provision-check`);
-export const backupPath = (path: string): string => `${BACKUP_DIR}${path}`;
 export const pendingPath = (service: string): string => `${PENDING_DIR}/${service}`;
 /**
  * Held (flock) by an apply script while it changes the host, and holding its holder's description

@@ -4,8 +4,8 @@ import { gatherFacts, type FactNeeds, type HostFacts } from '../facts/gather.js'
 import type { Host, Inventory } from '../inventory/types.js';
 import { factNeeds, resourcesFor, type Playbook } from '../playbook/playbook.js';
 import { diffResources } from '../resources/diff.js';
-import type { Change, Resource } from '../resources/types.js';
-import { applyScript, applySteps, parseApplyOutput, withRealPaths, type RunIdentity } from '../apply/script.js';
+import type { Change, Resource, Retarget } from '../resources/types.js';
+import { applyScript, applySteps, HOST_PATHS, parseApplyOutput, withRealPaths, type HostPaths, type RunIdentity } from '../apply/script.js';
 import { restoreChanges } from '../apply/restore.js';
 import { HostError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
@@ -15,11 +15,14 @@ import { describeChange } from '../plan/format.js';
 import { preflight, type PreflightOptions } from '../plan/preflight.js';
 
 export type Connector = (host: Host) => Promise<Transport>;
+
+
 export const sshConnector: Connector = (host) => SshTransport.open(host);
 
 export class HostAgent {
   #transport?: Transport;
   #needs: FactNeeds;
+  #paths: HostPaths;
   facts?: HostFacts;
   resources: Resource[] = [];
   changes: Change[] = [];
@@ -32,8 +35,10 @@ export class HostAgent {
     readonly host: Host,
     private readonly connector: Connector = sshConnector,
     private readonly options: PreflightOptions = {},
+    private readonly retarget?: Retarget,
   ) {
-    this.#needs = factNeeds(playbook, inventory, host);
+    this.#needs = factNeeds(playbook, inventory, host, retarget?.history ?? false);
+    this.#paths = { ...HOST_PATHS, keepVersions: inventory.history.keep };
   }
 
   get execCount(): number {
@@ -54,7 +59,8 @@ export class HostAgent {
   /** Reads every fact (and the lb's backend probes) in one exec, then plans against them. */
   async refresh(): Promise<Change[]> {
     const facts = await this.readFacts();
-    this.resources = await resourcesFor(this.playbook, this.inventory, this.host, facts);
+    const rendered = await resourcesFor(this.playbook, this.inventory, this.host, facts);
+    this.resources = this.retarget ? this.retarget.resources(rendered, facts, this.host.name) : rendered;
     const changes = diffResources(this.resources, facts, this.host.name);
     const problems = preflight(this.host, facts, changes, this.options);
     if (problems.length > 0) throw new HostError(this.host.name, problems.join('; '));
@@ -68,11 +74,11 @@ export class HostAgent {
    */
   async apply(redact: Redactor, run: RunIdentity): Promise<void> {
     if (this.changes.length === 0) return;
-    const steps = applySteps(this.changes);
+    const steps = applySteps(this.changes, this.#paths);
     const transport = await this.transport();
     let result;
     try {
-      result = await transport.exec(applyScript(steps, this.changes, run));
+      result = await transport.exec(applyScript(steps, this.changes, run, this.#paths));
     } catch (error) {
       // The host has the script (or none of it) and finishes it on its own: we cannot know how far it got.
       const why = error instanceof HostError ? error.reason : (error as Error).message;
@@ -113,9 +119,9 @@ export class HostAgent {
     const changes = restoreChanges(this.changes);
     const paths = changes.flatMap((c) => (c.kind === 'file' ? [c.path] : []));
     if (paths.length === 0) return 'Nothing to restore: every file of this run is new on this host.';
-    const steps = applySteps(changes);
+    const steps = applySteps(changes, this.#paths);
     const transport = await this.transport();
-    const outcome = parseApplyOutput((await transport.exec(applyScript(steps, changes, run))).stdout, steps.length);
+    const outcome = parseApplyOutput((await transport.exec(applyScript(steps, changes, run, this.#paths))).stdout, steps.length);
     await this.readFacts().catch(() => undefined); // the report shows the host as it is now
     if (outcome.ok) {
       const services = changes.flatMap((c) => (c.kind === 'service' ? [c.name] : []));

@@ -9,10 +9,12 @@ import type { Change } from '../resources/types.js';
 import { redactor, type Redactor } from '../redact.js';
 import { controllerChecks, hostChecks, settleWindowMs, vipHolders, type Check } from '../verify/verify.js';
 import { peersLeftOut } from '../plan/peers.js';
+import { describeVersions } from '../plan/rollback.js';
 import type { PreflightOptions } from '../plan/preflight.js';
 import type { HostFacts } from '../facts/gather.js';
 import { HostError } from '../errors.js';
 import { HostAgent, sshConnector, type Connector } from './agent.js';
+import type { Retarget } from '../resources/types.js';
 import type { RunIdentity } from '../apply/script.js';
 
 export type HostStatus = 'in-sync' | 'pending' | 'changed' | 'failed';
@@ -24,6 +26,7 @@ export interface HostReport {
   readonly error?: string;
   readonly execs: number;
   readonly notes: readonly string[]; // e.g. a run in progress, a stale lock taken over
+  readonly history?: readonly string[]; // what was applied when, when the run read it (rollback)
 }
 
 export interface RunReport {
@@ -53,6 +56,8 @@ export interface RunOptions {
   readonly preflight?: PreflightOptions;
   /** Apply even where another run's lock looks live: its apply script is stopped first. */
   readonly forceUnlock?: boolean;
+  /** Desired state other than the playbook's (rollback). */
+  readonly retarget?: Retarget;
 }
 
 /** This run, as a host's lock describes it to anyone who finds it held. */
@@ -71,7 +76,7 @@ const silent: Progress = { step: () => undefined, done: () => undefined };
 
 export const secretsOf = (inventory: Inventory): string[] => [
   inventory.cluster.keepalived.authPass.value,
-  ...inventory.hosts.flatMap((h) => (h.ssh.password ? [h.ssh.password.value] : [])),
+  ...inventory.hosts.flatMap((h) => [h.ssh.password?.value, h.ssh.sudoPassword?.value].filter((v): v is string => v !== undefined)),
 ];
 
 export async function run(inventory: Inventory, playbook: Playbook, options: RunOptions): Promise<RunReport> {
@@ -79,7 +84,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
   const progress = options.progress ?? silent;
   const inRun = (name: string): boolean => !options.limit || options.limit.includes(name);
   const connector = options.connector ?? sshConnector;
-  const agents = inventory.hosts.filter((h) => inRun(h.name)).map((h) => new HostAgent(inventory, playbook, h, connector, options.preflight));
+  const agents = inventory.hosts.filter((h) => inRun(h.name)).map((h) => new HostAgent(inventory, playbook, h, connector, options.preflight, options.retarget));
   // The VIP is a property of every lb: verify reads the lbs a --limit leaves out too, read-only.
   const observers = options.verify
     ? inventory.hosts.filter((h) => !inRun(h.name) && hasRole(h, 'lb')).map((h) => new HostAgent(inventory, playbook, h, connector))
@@ -93,7 +98,8 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const error = errors.get(agent.host.name);
     const done = applied.get(agent.host.name);
     const status: HostStatus = error ? 'failed' : done ? 'changed' : agent.changes.length > 0 ? 'pending' : 'in-sync';
-    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount, notes: agent.notes };
+    const history = agent.facts?.history.length ? { history: describeVersions(agent.facts.history) } : {};
+    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount, notes: agent.notes, ...history };
   };
   const guarded = (agent: HostAgent, work: () => Promise<void>) =>
     limit(async () => {
@@ -133,6 +139,8 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     if (options.apply && (unplanned || (anyChange && options.confirm && !(await options.confirm(planned))))) {
       return { hosts: planned, checks: [], aborted: true };
     }
+    // One run, one history number on every host it changes: past the newest any of them has.
+    const version = Math.max(0, ...agents.map((a) => a.facts?.historyHead ?? 0)) + 1;
     if (options.apply) {
       progress.phase?.('apply');
       await Promise.all(
@@ -142,7 +150,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
             guarded(agent, async () => {
               progress.step(agent.host.name, `applying ${agent.changes.length} change(s)`);
               const changes = agent.changes;
-              await agent.apply(redact, identity);
+              await agent.apply(redact, { ...identity, version });
               applied.set(agent.host.name, changes);
             }),
           ),

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import type { Change, ServiceAction } from '../resources/types.js';
 import { command, quote, writeFileCommand } from '../transport/quote.js';
 import { journalFaultsCommand } from '../facts/facts.js';
-import { backupPath, checkPath, LOCK_FILE, pendingPath, PENDING_DIR, stagedPath } from '../staging.js';
+import { checkPath, HISTORY_DIR, LOCK_FILE, pendingPath, PENDING_DIR, stagedPath } from '../staging.js';
 
 export const STEP_MARK = '@@ha-provision-step ';
 export const FAIL_MARK = '@@ha-provision-failed ';
@@ -28,6 +28,8 @@ export interface RunIdentity {
   readonly started: string; // ISO 8601
   /** Take a lock whose holder still runs: stop that apply script first (--force-unlock). */
   readonly forceUnlock?: boolean;
+  /** The history number this run takes on every host it changes (one past the newest it saw). */
+  readonly version?: number;
 }
 
 export interface Step {
@@ -81,11 +83,12 @@ function validateStep(change: FileChange & { validate: string }, files: readonly
   };
 }
 
+/** Keeps the previous version and the new one in this run's history directory ($version), then renames. */
 function commitStep(change: FileChange): Step {
-  const backup = change.before
-    ? `${command('mkdir', '-p', dirname(backupPath(change.path)))} && ${command('cp', '-p', change.path, backupPath(change.path))} && `
-    : '';
-  return { label: `install ${change.path}`, script: `${backup}${command('mv', '-f', stagedPath(change.path), change.path)}` };
+  const keep = (side: 'before' | 'after', from: string): string =>
+    `mkdir -p "$version/${side}"${quote(dirname(change.path))} && cp -p ${quote(from)} "$version/${side}"${quote(change.path)} && `;
+  const before = change.before ? keep('before', change.path) : '';
+  return { label: `install ${change.path}`, script: `${before}${keep('after', stagedPath(change.path))}${command('mv', '-f', stagedPath(change.path), change.path)}` };
 }
 
 /** Written before any rename: each service that must load new files, with the files it must load. */
@@ -154,7 +157,15 @@ function unchangedSincePlanStep(files: readonly FileChange[]): Step | undefined 
   return { label: 'check that no file changed since the plan', script: ['bad=0', ...checks, '[ $bad -eq 0 ]'].join('\n') };
 }
 
-export function applySteps(changes: readonly Change[]): Step[] {
+/** Where a run keeps its lock and its history on the host; tests point them at a directory of their own. */
+export interface HostPaths {
+  readonly lockFile: string;
+  readonly historyDir: string;
+  readonly keepVersions: number;
+}
+export const HOST_PATHS: HostPaths = { lockFile: LOCK_FILE, historyDir: HISTORY_DIR, keepVersions: 10 };
+
+export function applySteps(changes: readonly Change[], paths: HostPaths = HOST_PATHS): Step[] {
   const of = <K extends Change['kind']>(kind: K) => changes.filter((c): c is Extract<Change, { kind: K }> => c.kind === kind);
   const files = of('file');
   const leftovers = of('leftovers').flatMap((c) => c.paths);
@@ -176,10 +187,20 @@ export function applySteps(changes: readonly Change[]): Step[] {
     ...files.map(stageStep),
     ...files.filter((c): c is FileChange & { validate: string } => c.validate !== undefined).map((c) => validateStep(c, files)),
     ...(mark ? [mark] : []),
+    ...(files.length > 0 ? [{ label: 'record this version', script: 'mkdir -p "$version" && printf \'%s\\n\' "$run_info" > "$version/run"' }] : []),
     ...files.map(commitStep),
     ...(files.some((c) => c.daemonReload) ? [{ label: 'systemctl daemon-reload', script: 'systemctl daemon-reload' }] : []),
     ...of('service').flatMap(serviceSteps),
+    ...(files.length > 0 ? [pruneStep(paths)] : []),
   ];
+}
+
+/** Keeps the newest versions of the history; older ones go. */
+function pruneStep(paths: HostPaths): Step {
+  return {
+    label: `keep the last ${paths.keepVersions} versions`,
+    script: `n=0; for d in $(ls -1 ${quote(paths.historyDir)} | sort -rn); do case $d in *[!0-9]*) continue ;; esac; n=$((n + 1)); [ $n -le ${paths.keepVersions} ] || rm -rf ${quote(paths.historyDir)}/"$d"; done`,
+  };
 }
 
 /**
@@ -187,7 +208,8 @@ export function applySteps(changes: readonly Change[]): Step[] {
  * controller may have closed; the shell's own writes only fail quietly once the trap has caught SIGPIPE.
  * Traps with a handler (not ignored) reset to the default in the commands a step runs.
  */
-export function applyScript(steps: readonly Step[], changes: readonly Change[], run: RunIdentity, lockFile = LOCK_FILE): string {
+export function applyScript(steps: readonly Step[], changes: readonly Change[], run: RunIdentity, paths: HostPaths = HOST_PATHS): string {
+  const { lockFile } = paths;
   const staged = changes.flatMap((c) => (c.kind === 'file' ? [quote(stagedPath(c.path)), quote(checkPath(c.path))] : []));
   // On exit the lock is emptied (the kernel releases the flock) and no staged file is left behind.
   const cleanup = [`: > ${quote(lockFile)}`, ...(staged.length > 0 ? [`rm -f ${staged.join(' ')}`] : [])].join('; ');
@@ -196,6 +218,7 @@ export function applyScript(steps: readonly Step[], changes: readonly Change[], 
     'export LC_ALL=C DEBIAN_FRONTEND=noninteractive',
     "trap ':' HUP PIPE",
     ...lockPrologue(run, quote(lockFile)),
+    ...(changes.some((c) => c.kind === 'file') ? versionPrologue(run, paths.historyDir) : []),
     // An interrupt or termination exits through the EXIT trap too; SIGKILL leaves the staged files to
     // the next facts read, and the lock stale, to be taken over by the next run.
     `trap ${quote(cleanup)} EXIT`,
@@ -235,6 +258,17 @@ function lockPrologue(run: RunIdentity, lock: string): string[] {
     // The start time (field 22 of /proc/PID/stat) tells a live holder from a reused pid.
     'read -r stat < /proc/$$/stat; set -- ${stat##*) }; shift 19',
     `printf '%s\\n' ${info} "script_pid=$$" "script_start=$1" > ${lock}`,
+  ];
+}
+
+/** Under the lock: this run's history directory is the next number (created only once files validated). */
+function versionPrologue(run: RunIdentity, historyDir: string): string[] {
+  const dir = quote(historyDir);
+  return [
+    `last=0; for d in ${dir}/*; do n=\${d##*/}; case $n in ''|*[!0-9]*) continue ;; esac; [ "$n" -gt "$last" ] && last=$n; done`,
+    // The run's own number, so that one run is one number on every host it changes; past the host's newest.
+    `n=${run.version ?? 0}; [ "$n" -gt "$last" ] || n=$((last + 1)); version=${dir}/$n`,
+    `run_info=${quote([`run=${run.id}`, `controller=${run.controller}`, `user=${run.user}`, `started=${run.started}`].join('\n'))}`,
   ];
 }
 

@@ -14,7 +14,8 @@ import { redactor } from '../redact.js';
 import { refuseExposedSecrets } from '../plan/leaks.js';
 import { factsSummary, failures, formatChecks, formatPlan, formatSummary, jsonError, jsonReport, painter, useColour } from './output.js';
 import { plainProgress } from './progress.js';
-import { asksFirst, confirmOnTty } from './confirm.js';
+import { rollbackTo, type Target } from '../plan/rollback.js';
+import { askSecret, asksFirst, confirmOnTty } from './confirm.js';
 import { HostAgent } from '../agent/agent.js';
 import { freshHostFacts } from '../facts/gather.js';
 
@@ -25,13 +26,15 @@ Usage: ha-provision <command> [options]
 
 Commands:
   up <inventory.yaml>       converge every host; shows the plan, asks on a TTY, applies, verifies
+  rollback <inventory.yaml> [--to N]   put the config files back as a recorded version had them
   plan <inventory.yaml>     what up would change, with diffs; changes nothing (exit 0 in sync, 2 pending)
   verify <inventory.yaml>   nc/curl checks through the VIP and on the lbs
   facts <inventory.yaml>    what the hosts look like now
   render <inventory.yaml> --out DIR   the rendered configs per host, no SSH
   lab up|down|status|stop|start|partition|heal|exec   a local fleet of real test hosts (root, Linux)
 
-Options: --help on every command, --version. Exit codes: 0 ok, 1 error, 2 changes pending (plan).
+Options: --help on every command, --version, --ask-sudo-password (one prompt per run, for non-root users
+whose sudo asks; or ssh.sudoPassword: { env: NAME }). Exit codes: 0 ok, 1 error, 2 changes pending (plan).
 Colour only on a TTY and never with NO_COLOR.`,
   up: `Usage: ha-provision up <inventory.yaml> [options]
 
@@ -66,6 +69,14 @@ owner and mode), what will be started or reloaded — including services that ne
 interrupted run installed — and staging files such a run left behind. Takes no lock, and says when a run
 is in progress on a host (or left a stale lock). Changes nothing. Secrets are masked.
 Exit 0 when every host is in sync, 2 when changes are pending, 1 on any error.`,
+  rollback: `Usage: ha-provision rollback <inventory.yaml> [--to N] [--limit a,b] [--dry-run] [--yes] [--json] [--no-verify]
+
+Lists what was applied when on each host (every run that changed files is a numbered version, kept on the
+host under /var/lib/ha-provision/history: who, when, and each file before and after), then puts the config
+files that services load back as they were after version N (--to N; 0 is before the first kept version),
+or as they were before the last version. Same plan, confirmation, lock, validation, reload checks and
+verify as up. Packages, sysctls and routes follow the inventory, not the history. The rollback is itself a
+new version; up puts the inventory back. The last 10 versions are kept (history.keep in the inventory).`,
   verify: `Usage: ha-provision verify <inventory.yaml> [--limit a,b] [--json]
 
 Checks: TCP and HTTPS through the VIP from this machine, exactly one lb holds the VIP (every lb is read,
@@ -84,6 +95,7 @@ Writes every host's rendered files to DIR/<host>/<path> without connecting anywh
 
 const COMMON: ParseArgsConfig['options'] = {
   help: { type: 'boolean', short: 'h' },
+  'ask-sudo-password': { type: 'boolean' },
   limit: { type: 'string' },
   concurrency: { type: 'string' },
   json: { type: 'boolean' },
@@ -96,6 +108,7 @@ const PLANNING: ParseArgsConfig['options'] = { ...COMMON, 'allow-ssh-path-change
 const OPTIONS: Record<string, ParseArgsConfig['options']> = {
   up: { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' } },
   plan: PLANNING,
+  rollback: { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' }, to: { type: 'string' } },
   verify: COMMON,
   facts: COMMON,
   render: { ...COMMON, out: { type: 'string' }, family: { type: 'string' } },
@@ -109,13 +122,28 @@ interface Prepared {
   readonly hosts: { readonly concurrency: number; readonly limit?: readonly string[] };
 }
 
+/**
+ * --ask-sudo-password: one prompt per run, for every non-root host that has no ssh.sudoPassword. The
+ * answer lives in memory only and reaches sudo on each channel's stdin.
+ */
+async function withSudoPassword(inventory: Inventory, ask: boolean): Promise<Inventory> {
+  if (!ask) return inventory;
+  const needing = inventory.hosts.filter((h) => h.ssh.user !== 'root' && !h.ssh.sudoPassword);
+  if (needing.length === 0) return inventory;
+  if (!process.stdin.isTTY) throw new UsageError('--ask-sudo-password needs a terminal; outside one, set ssh.sudoPassword: { env: NAME } in the inventory');
+  const users = [...new Set(needing.map((h) => h.ssh.user))].join(', ');
+  const value = await askSecret(`sudo password for ${users}: `);
+  const sudoPassword = { value, source: 'the --ask-sudo-password prompt' };
+  return { ...inventory, hosts: inventory.hosts.map((h) => (needing.includes(h) ? { ...h, ssh: { ...h.ssh, sudoPassword } } : h)) };
+}
+
 /** Everything a command needs before it may connect anywhere: flags, inventory and playbook, all checked. */
 async function prepare(values: Values, positionals: string[], command: string): Promise<Prepared> {
   const file = positionals[0];
   if (!file || positionals.length > 1) throw new UsageError(`${command} takes exactly one inventory file\n\n${HELP[command]}`);
   const concurrency = values.concurrency === undefined ? 20 : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number ≥ 1, got ${String(values.concurrency)}`);
-  const inventory = await loadInventory(resolve(file));
+  const inventory = await withSudoPassword(await loadInventory(resolve(file)), Boolean(values['ask-sudo-password']));
   const playbookFile = typeof values.playbook === 'string' ? resolve(values.playbook) : builtinPlaybook(inventory.cluster.topology);
   const playbook = await loadPlaybook(playbookFile, typeof values.templates === 'string' ? values.templates : undefined);
   await refuseExposedSecrets(playbook, inventory);
@@ -125,11 +153,22 @@ async function prepare(values: Values, positionals: string[], command: string): 
   return { inventory, playbook, hosts: { concurrency, ...(limit ? { limit } : {}) } };
 }
 
-async function planOrUp(command: 'plan' | 'up', values: Values, positionals: string[]): Promise<number> {
-  const apply = command === 'up' && !values['dry-run'];
+type Mode = 'plan' | 'up' | 'rollback';
+
+/** rollback --to N (a version number ≥ 0), or the version before the last. */
+function rollbackTarget(values: Values): Target {
+  if (values.to === undefined) return 'previous';
+  const n = Number(values.to);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--to must be a version number (0 or more; rollback lists them), got ${String(values.to)}`);
+  return n;
+}
+
+async function planOrUp(command: Mode, values: Values, positionals: string[]): Promise<number> {
+  const apply = command !== 'plan' && !values['dry-run'];
+  const retarget = command === 'rollback' ? rollbackTo(rollbackTarget(values)) : undefined;
   // Nobody is there to read the plan: a pipeline must say --yes (terraform's rule).
   if (apply && !values.yes && !(process.stdin.isTTY && process.stderr.isTTY)) {
-    throw new UsageError('up changes hosts and no terminal is here to confirm the plan: review it with `ha-provision plan`, then pass --yes');
+    throw new UsageError(`${command} changes hosts and no terminal is here to confirm the plan: review it with \`${command === 'up' ? 'ha-provision plan' : 'ha-provision rollback --dry-run'}\`, then pass --yes`);
   }
   const { inventory, playbook, hosts } = await prepare(values, positionals, command);
   const redact = redactor(secretsOf(inventory));
@@ -150,6 +189,7 @@ async function planOrUp(command: 'plan' | 'up', values: Values, positionals: str
     ...(progress ? { progress } : {}),
     ...(values['allow-ssh-path-change'] ? { preflight: { allowSshPathChange: true } } : {}),
     ...(values['force-unlock'] ? { forceUnlock: true } : {}),
+    ...(retarget ? { retarget } : {}),
     confirm: async (plan: readonly HostReport[]) => {
       if (json && !interactive) return true;
       log(formatPlan(plan, redact, paint));
@@ -160,7 +200,7 @@ async function planOrUp(command: 'plan' | 'up', values: Values, positionals: str
   return finish(command, report, redact, paint, json, apply);
 }
 
-function finish(command: 'plan' | 'up' | 'verify', report: RunReport, redact: ReturnType<typeof redactor>, paint: ReturnType<typeof painter>, json: boolean, apply: boolean): number {
+function finish(command: Mode | 'verify', report: RunReport, redact: ReturnType<typeof redactor>, paint: ReturnType<typeof painter>, json: boolean, apply: boolean): number {
   const failed = failures(report);
   const checksFailed = report.checks.some((c) => !c.ok);
   const pending = report.hosts.some((h) => h.status === 'pending');
@@ -181,7 +221,7 @@ function finish(command: 'plan' | 'up' | 'verify', report: RunReport, redact: Re
     process.stdout.write(`${out.join('\n')}\n`);
   }
   if (failed.length > 0 || checksFailed || report.aborted) return 1;
-  return command === 'plan' && pending ? 2 : 0;
+  return !apply && command !== 'verify' && pending ? 2 : 0;
 }
 
 async function verifyCommand(values: Values, positionals: string[]): Promise<number> {
@@ -266,6 +306,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'up':
       return planOrUp(values['dry-run'] ? 'plan' : 'up', values, positionals);
+    case 'rollback':
+      return planOrUp('rollback', values, positionals);
     case 'plan':
       return planOrUp('plan', values, positionals);
     case 'verify':

@@ -19,7 +19,10 @@ export type Paint = ReturnType<typeof painter>;
 export function formatPlan(hosts: readonly HostReport[], redact: Redactor, paint: Paint): string {
   return hosts
     .map((h) => {
-      const notes = h.notes.map((n) => paint.yellow(`  ! ${redact(n)}`));
+      const notes = [
+        ...(h.history ? [`  versions on this host (newest last):`, ...h.history.map((v) => `    ${redact(v)}`)] : []),
+        ...h.notes.map((n) => paint.yellow(`  ! ${redact(n)}`)),
+      ];
       if (h.error) return [paint.red(`${h.host}: cannot plan: ${h.error}`), ...notes].join('\n');
       const [head = '', ...rest] = formatHostPlan(h.host, h.changes, redact)
         .split('\n')
@@ -47,7 +50,7 @@ export function failures(report: RunReport): string[] {
 }
 
 /** The machine-readable report: changes as summaries and redacted diffs, never raw file contents. */
-export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | 'up' | 'verify'): string {
+export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | 'up' | 'rollback' | 'verify'): string {
   return JSON.stringify(
     {
       mode,
@@ -59,6 +62,7 @@ export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | '
         execs: h.execs,
         ...(h.error ? { error: h.error } : {}),
         notes: h.notes.map(redact),
+        ...(h.history ? { history: h.history.map(redact) } : {}),
         changes: h.changes.map((c) => ({
           kind: c.kind,
           summary: redact(describeChange(c)),

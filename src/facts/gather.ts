@@ -24,6 +24,7 @@ import {
   type ServiceFact,
   type SshPathFact,
 } from './facts.js';
+import { historyFact, historyHeadFact, type Version } from './history.js';
 import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact, runLockFact, type RunLockFact } from './leftovers.js';
 
 /** What to read; derived from a host's resources (and, for lbs, the backends to probe). */
@@ -35,6 +36,8 @@ export interface FactNeeds {
   /** Per service, log patterns that mean it is running its config in a degraded way. */
   readonly serviceFaults: Readonly<Record<string, readonly string[]>>;
   readonly backends: readonly string[]; // "address:port"
+  /** Read the history of applied versions, with contents (rollback only). */
+  readonly history?: boolean;
 }
 
 export interface HostFacts {
@@ -53,6 +56,8 @@ export interface HostFacts {
   readonly leftoverStaging: readonly string[];
   readonly dpkgInterrupted: boolean;
   readonly runLock?: RunLockFact;
+  readonly history: readonly Version[]; // empty unless asked for
+  readonly historyHead: number; // the newest version number on the host, 0 if none
 }
 
 const MARK = '@@ha-provision-fact ';
@@ -74,6 +79,8 @@ function factsFor(needs: FactNeeds) {
     leftoverStaging: leftoverStagingFact(needs.files),
     dpkgInterrupted: dpkgInterruptedFact,
     runLock: runLockFact,
+    history: historyFact(needs.history ? needs.files : []),
+    historyHead: historyHeadFact(),
   } satisfies Record<keyof HostFacts, Fact<unknown>>;
 }
 
@@ -125,5 +132,7 @@ export function freshHostFacts(family: OsFamily): HostFacts {
     pendingReloads: {},
     leftoverStaging: [],
     dpkgInterrupted: false,
+    history: [],
+    historyHead: 0,
   };
 }

@@ -466,13 +466,13 @@ function checkAuthPass(value: string): string | undefined {
 // ---------------------------------------------------------------------------------------------------
 // The schema
 
-const TOP_KEYS = ['apiVersion', 'cluster', 'ssh', 'sysctls', 'routes', 'hosts'] as const;
+const TOP_KEYS = ['apiVersion', 'cluster', 'ssh', 'sysctls', 'routes', 'history', 'hosts'] as const;
 const CLUSTER_KEYS = ['name', 'topology', 'vip', 'frontendPort', 'backendPort', 'healthCheck', 'haproxy', 'keepalived'];
 const KEEPALIVED_KEYS = ['virtualRouterId', 'authPass', 'unicast', 'check'];
 const CHECK_KEYS = ['interval', 'fall', 'rise', 'weight'];
 const TIMEOUT_KEYS = ['connect', 'client', 'server', 'check', 'queue'] as const;
 const SSH_KEYS = [
-  'user', 'port', 'identityFile', 'password', 'agent', 'knownHostsFile', 'hostKeyPolicy', 'jumpHost',
+  'user', 'port', 'identityFile', 'password', 'sudoPassword', 'agent', 'knownHostsFile', 'hostKeyPolicy', 'jumpHost',
   'connectTimeout', 'commandTimeout', 'keepaliveInterval',
 ];
 const HOST_KEYS = ['address', 'roles', 'interface', 'priority', 'ssh'];
@@ -508,11 +508,14 @@ function validate(root: unknown, ctx: Ctx, absFile: string): Inventory | undefin
   const sysctls = validateSysctls(ctx, top.get('sysctls'));
   const routes = validateRoutes(ctx, top.get('routes'));
   const hosts = validateHosts(ctx, top.get('hosts'), sshDefaults);
+  // How many applied versions each host keeps for `rollback`.
+  const h = mapping(ctx, top.get('history'), ['history'], ['keep'], '{ keep: 10 }');
+  const keep = absent(h?.get('keep')) ? 10 : int(ctx, h?.get('keep'), ['history', 'keep'], 1, 1000);
 
   if (hosts) checkHosts(ctx, hosts);
   if (cluster && hosts) checkClusterAgainstHosts(ctx, cluster, hosts);
-  if (ctx.p.count > 0 || !cluster || !hosts) return undefined;
-  return { file: absFile, cluster, sysctls, routes, hosts };
+  if (ctx.p.count > 0 || !cluster || !hosts || keep === undefined) return undefined;
+  return { file: absFile, cluster, sysctls, routes, history: { keep }, hosts };
 }
 
 function validateCluster(ctx: Ctx, v: unknown): Cluster | undefined {
@@ -611,6 +614,7 @@ function sshOverrides(ctx: Ctx, v: unknown, segs: Segs): SshOverrides {
   set('identityFile', localPath(ctx, s.get('identityFile'), at('identityFile')));
   // A password in a file ends up in git; only a reference to the environment is accepted.
   set('password', secret(ctx, s.get('password'), at('password'), { literal: false }));
+  set('sudoPassword', secret(ctx, s.get('sudoPassword'), at('sudoPassword'), { literal: false }));
   set('useAgent', bool(ctx, s.get('agent'), at('agent')));
   set('knownHostsFile', localPath(ctx, s.get('knownHostsFile'), at('knownHostsFile')));
   set('hostKeyPolicy', oneOf(ctx, s.get('hostKeyPolicy'), at('hostKeyPolicy'), HOST_KEY_POLICIES));

@@ -16,6 +16,8 @@ export interface SshSettings {
   readonly port: number;
   readonly identityFile?: string; // absolute
   readonly password?: Secret; // only from an environment variable: { env: NAME }
+  /** For a user whose sudo asks for a password: { env: NAME }, or one prompt per run (--ask-sudo-password). */
+  readonly sudoPassword?: Secret;
   readonly useAgent: boolean; // SSH_AUTH_SOCK, when set
   readonly knownHostsFile: string; // absolute
   readonly hostKeyPolicy: HostKeyPolicy;
@@ -77,6 +79,7 @@ export interface Inventory {
   readonly cluster: Cluster;
   readonly sysctls: Readonly<Record<string, string>>;
   readonly routes: readonly Route[];
+  readonly history: { readonly keep: number }; // applied versions each host keeps, for rollback
   readonly hosts: readonly Host[]; // in file order
 }
 

@@ -18,6 +18,7 @@ function namedSecrets(inventory: Inventory): NamedSecret[] {
   return [
     { path: ['cluster', 'keepalived', 'authPass'], value: inventory.cluster.keepalived.authPass.value },
     ...inventory.hosts.flatMap((h) => (h.ssh.password ? [{ path: ['hosts', h.name, 'ssh', 'password'], value: h.ssh.password.value }] : [])),
+    ...inventory.hosts.flatMap((h) => (h.ssh.sudoPassword ? [{ path: ['hosts', h.name, 'ssh', 'sudoPassword'], value: h.ssh.sudoPassword.value }] : [])),
   ];
 }
 

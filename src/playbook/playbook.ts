@@ -178,7 +178,7 @@ export function parseRouteLines(text: string): Route[] {
 const renderPath = (path: string, vars: HostVars): string => handlebars.compile(path, { noEscape: true, strict: true })(vars);
 
 /** What to read from a host before planning: everything its tasks could touch, whatever the facts say. */
-export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host): FactNeeds {
+export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, history = false): FactNeeds {
   const vars = hostVars(inventory, host);
   const tasks = playbook.tasks.filter((t) => appliesTo(t, host));
   const bodies = tasks.map((t) => t.body);
@@ -189,6 +189,7 @@ export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host):
     services: bodies.flatMap((b) => (b.kind === 'service' ? [b.name] : [])),
     serviceFaults: Object.fromEntries(bodies.flatMap((b) => (b.kind === 'service' && b.logFaults.length > 0 ? [[b.name, b.logFaults]] : []))),
     backends: hasRole(host, 'lb') ? vars.servers.map((s) => `${s.address}:${inventory.cluster.backendPort}`) : [],
+    history,
   };
 }
 

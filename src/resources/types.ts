@@ -1,6 +1,7 @@
 // Desired state as data. A Resource says what a host should look like; diff() compares it with the
 // host's facts and returns Changes (data, not commands); apply turns Changes into one script.
 import type { FileFact, PackageManager } from '../facts/facts.js';
+import type { HostFacts } from '../facts/gather.js';
 import type { Route } from '../inventory/types.js';
 
 export type ServiceAction = 'enable' | 'start' | 'reload' | 'restart';
@@ -73,3 +74,10 @@ export type Change =
 
 export type ResourceKind = Resource['kind'];
 export type ResourceOf<K extends ResourceKind> = Extract<Resource, { kind: K }>;
+
+/** Desired state other than the playbook's: e.g. a rollback's files as they were at version N. */
+export interface Retarget {
+  readonly history: boolean; // the facts read must include the host's history
+  /** The playbook's resources for this host → the ones to converge to; throws a HostError if it cannot. */
+  resources(resources: Resource[], facts: HostFacts, host: string): Resource[];
+}

@@ -115,6 +115,22 @@ function handshake(label: string, config: ConnectConfig, hostKeyProblem: () => s
   });
 }
 
+// sudo drops SSH_CLIENT, which the facts read to see how this host reaches the controller.
+const SUDO = 'sudo -n env "SSH_CLIENT=$SSH_CLIENT" sh -s';
+/**
+ * The password is the first line on the channel's stdin, never in argv or on disk. A plain shell reads it;
+ * if sudo does not need it (NOPASSWD, or a cached ticket) it is dropped there, so that it can never reach
+ * the root shell as a command; otherwise it goes to `sudo -S` through a pipe, ahead of the script.
+ * -k: a cached ticket must not leave the password line unread.
+ */
+export const SUDO_WITH_PASSWORD = `sh -c ${quote(
+  [
+    'IFS= read -r pw',
+    `if sudo -n true 2>/dev/null; then unset pw; exec ${SUDO}; fi`,
+    `{ printf '%s\\n' "$pw"; unset pw; exec cat; } | sudo -S -k -p '' env "SSH_CLIENT=$SSH_CLIENT" sh -s`,
+  ].join('; '),
+)}`;
+
 export class SshTransport implements Transport {
   #execCount = 0;
   private constructor(
@@ -155,8 +171,8 @@ export class SshTransport implements Transport {
   exec(script: string): Promise<ExecResult> {
     this.#execCount += 1;
     const { ssh } = this.host;
-    // sudo drops SSH_CLIENT, which the facts read to see how this host reaches the controller.
-    const shell = ssh.user === 'root' ? 'sh -s' : 'sudo -n env "SSH_CLIENT=$SSH_CLIENT" sh -s';
+    const shell = ssh.user === 'root' ? 'sh -s' : ssh.sudoPassword ? SUDO_WITH_PASSWORD : SUDO;
+    const input = ssh.user !== 'root' && ssh.sudoPassword ? `${ssh.sudoPassword.value}\n${script}` : script;
     return new Promise((resolve, reject) => {
       this.client.exec(shell, (error, channel) => {
         if (error) return reject(new HostError(this.host.name, `exec: ${error.message}`));
@@ -176,12 +192,15 @@ export class SshTransport implements Transport {
             stderr: Buffer.concat(stderr).toString('utf8'),
           };
           if (ssh.user !== 'root' && result.code === 1 && /sudo: a (terminal|password) is required/.test(result.stderr)) {
-            return reject(new HostError(this.host.name, `user ${ssh.user} needs passwordless sudo (NOPASSWD) to run as root`));
+            return reject(new HostError(this.host.name, `user ${ssh.user} needs passwordless sudo (NOPASSWD) to run as root, or a sudo password (ssh.sudoPassword, --ask-sudo-password)`));
+          }
+          if (ssh.sudoPassword && result.code === 1 && /incorrect password attempt/.test(result.stderr)) {
+            return reject(new HostError(this.host.name, `sudo refused the password given for user ${ssh.user} (from ${ssh.sudoPassword.source})`));
           }
           if (signal) return reject(new HostError(this.host.name, `remote shell killed by signal ${signal}`));
           resolve(result);
         });
-        channel.end(script);
+        channel.end(input);
       });
     });
   }

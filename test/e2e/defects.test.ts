@@ -47,27 +47,36 @@ labSuite('defects of partial runs, against real hosts', () => {
     child.kill('SIGKILL');
     await exited;
     expect(placed).toBe(true);
-    // The hosts finish the script they received on their own; give them a moment, then converge.
-    await waitFor(async () => !(await exists(lb1, '/etc/keepalived/.keepalived.conf.ha-provision-new')) && !(await exists(lb2, '/etc/keepalived/.keepalived.conf.ha-provision-new')));
+    // The hosts finish the script they received on their own (until then a run would find them locked).
+    const released = async (node: string) => (await labExec(NAME, node, ['cat', '/run/ha-provision.lock'])).stdout === '';
+    expect(await waitFor(async () => (await released(lb1)) && (await released(lb2)), 60_000)).toBe(true);
     const up = await cli(['up', inventory, '--yes']);
     expect(up.code, up.stdout + up.stderr).toBe(0);
     expect(await expectOneStableHolder(NAME, lbs, VIP)).toBe(lb1);
     expect((await cli(['plan', inventory])).code).toBe(0);
   });
 
-  // An auth_pass rotation whose keepalived reload fails on lb-2: the new file is on disk, the daemon
-  // runs the old password, and both lbs hold the VIP. plan must see the reload that never happened.
-  it('a reload that failed after its file landed is planned again, and the split pair is healed', async () => {
-    const dropIn = '/etc/systemd/system/keepalived.service.d/zz-test-reload-fails.conf';
-    await sh(lb2, `mkdir -p ${join(dropIn, '..')} && printf '[Service]\\nExecReload=\\nExecReload=/bin/false\\n' > ${dropIn} && systemctl daemon-reload`);
+  // An auth_pass rotation whose run dies on lb-2 between the rename and the reload (the apply script
+  // killed outright while keepalived's reload hangs): the new file is on disk, the daemon runs the old
+  // password, and both lbs hold the VIP. plan must see the reload that never happened.
+  it('a reload that never happened after its file landed is planned again, and the split pair is healed', async () => {
+    const dropIn = '/etc/systemd/system/keepalived.service.d/zz-test-reload-hangs.conf';
+    await sh(lb2, `mkdir -p ${join(dropIn, '..')} && printf '[Service]\\nExecReload=\\nExecReload=/bin/sleep 6\\n' > ${dropIn} && systemctl daemon-reload`);
     const rotated = withPassword('rot8ted1');
+    const run = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/cli/main.js'), 'up', rotated, '--yes'], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => run.on('close', resolve));
     try {
-      const up = await cli(['up', rotated, '--yes']);
-      expect(up.code).toBe(1);
-      expect(up.stdout + up.stderr).toContain('step "reload keepalived" failed');
+      const reloading = async () => (await labExec(NAME, lb2, ['systemctl', 'is-active', 'keepalived'])).stdout.trim() === 'reloading';
+      expect(await waitFor(reloading, 60_000)).toBe(true);
+      // The whole apply (its process group: the script and the step it runs), as a crash would.
+      const lock = (await labExec(NAME, lb2, ['cat', '/run/ha-provision.lock'])).stdout;
+      await sh(lb2, `pg=$(ps -o pgid= -p ${/^script_pid=(\d+)$/m.exec(lock)![1]} | tr -d ' '); [ "$pg" -gt 1 ] && kill -9 -- "-$pg"`);
+      await exited;
     } finally {
       await sh(lb2, `rm -f ${dropIn} && systemctl daemon-reload`);
     }
+    expect(await waitFor(async () => (await labExec(NAME, lb2, ['systemctl', 'is-active', 'keepalived'])).stdout.trim() === 'active')).toBe(true);
+    expect(await sh(lb2, 'grep auth_pass /etc/keepalived/keepalived.conf')).toContain('rot8ted1'); // on disk, never loaded
     const plan = await cli(['plan', rotated, '--limit', lb2]);
     expect(plan.code, plan.stdout).toBe(2);
     expect(plan.stdout).toContain('~ reload keepalived (has not loaded /etc/keepalived/keepalived.conf since an earlier run installed it)');

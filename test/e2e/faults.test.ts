@@ -200,4 +200,72 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
     expect((await cli(['up', inventory, '--yes'])).code).toBe(0);
     await expectOneStableHolder(NAME, [lb1, lb2], VIP, 3_000);
   });
+
+  it('rollback --to N after two changes: every lb back on version N, and plan shows exactly the diff to the inventory', async () => {
+    const first = withClientTimeout(36);
+    const second = withClientTimeout(37);
+    expect((await cli(['up', first, '--yes'])).code).toBe(0);
+    expect((await cli(['up', second, '--yes'])).code).toBe(0);
+    // What was applied when, per host: one run is one number on every host it changed.
+    const listing = await cli(['rollback', second, '--dry-run']);
+    expect(listing.stdout).toContain('versions on this host (newest last):');
+    const versionsOf = (host: string): number[] => {
+      const block = listing.stdout.split(/\n\n/).find((b) => b.startsWith(`${host}:`)) ?? '';
+      return [...block.matchAll(/^ {4}(\d+) {2}run [0-9a-f]{8} by \S+ from controller \S+ at \S+: /gm)].map((m) => Number(m[1]));
+    };
+    const [firstChange, secondChange] = versionsOf(lb1).slice(-2);
+    expect(versionsOf(lb2).slice(-2)).toEqual([firstChange, secondChange]);
+    expect(listing.code).toBe(2); // the previous version differs from what runs: a plan, nothing applied
+
+    const back = await cli(['rollback', second, '--to', String(firstChange), '--yes']);
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+    for (const lb of [lb1, lb2]) expect(await sh(lb, 'cat /etc/haproxy/haproxy.cfg')).toContain('timeout client 36s');
+    const plan = await cli(['plan', second, '--json', '--limit', `${lb1},${lb2}`]);
+    expect(plan.code).toBe(2);
+    for (const host of JSON.parse(plan.stdout).hosts as { changes: { summary: string; diff?: string }[] }[]) {
+      expect(host.changes.map((c) => c.summary)).toEqual(['update /etc/haproxy/haproxy.cfg', 'reload haproxy (/etc/haproxy/haproxy.cfg changed)']);
+      expect(host.changes[0]!.diff!.split('\n').filter((l) => /^[+-](?![+-]{2})/.test(l))).toEqual(['-    timeout client 36s', '+    timeout client 37s']);
+    }
+    expect((await cli(['up', second, '--yes'])).code).toBe(0);
+    inventory = second;
+  });
+
+  // Targets that refuse: each gives a clear error and changes nothing (or, for one session at a time,
+  // simply works: a run never opens two sessions on a host).
+  it('a refusing target: one SSH session at a time works; a read-only or full /etc/haproxy, or a missing haproxy, change nothing and say why', async () => {
+    const changed = withClientTimeout(38);
+    await sh(lb1, "printf 'MaxSessions 1\\n' > /etc/ssh/sshd_config.d/90-test-sessions.conf && systemctl reload ssh");
+    try {
+      const up = await cli(['up', changed, '--yes', '--limit', lb1]);
+      expect(up.code, up.stdout + up.stderr).toBe(0);
+    } finally {
+      await sh(lb1, 'rm -f /etc/ssh/sshd_config.d/90-test-sessions.conf && systemctl reload ssh');
+    }
+    const next = withClientTimeout(39);
+    const cases: [string, string, string, RegExp][] = [
+      ['read-only', 'mount --bind /etc/haproxy /etc/haproxy && mount -o remount,bind,ro /etc/haproxy', 'umount /etc/haproxy', /step "upload \/etc\/haproxy\/haproxy\.cfg" failed; nothing after it ran:[\s\S]*Read-only file system/],
+      [
+        'full',
+        'cp -a /etc/haproxy /run/haproxy-saved && mount -t tmpfs -o size=12k tmpfs /etc/haproxy && cp -a /run/haproxy-saved/. /etc/haproxy/ && fallocate -l 4k /etc/haproxy/filler 2>/dev/null; dd if=/dev/zero of=/etc/haproxy/filler bs=1k count=64 2>/dev/null; true',
+        'umount /etc/haproxy && rm -rf /run/haproxy-saved',
+        /step "upload \/etc\/haproxy\/haproxy\.cfg" failed; nothing after it ran:[\s\S]*No space left on device/,
+      ],
+      ['haproxy missing', 'mv /usr/sbin/haproxy /usr/sbin/haproxy.away', 'mv /usr/sbin/haproxy.away /usr/sbin/haproxy', /step "validate \/etc\/haproxy\/haproxy\.cfg" failed; nothing after it ran:[\s\S]*haproxy: not found/],
+    ];
+    for (const [what, breakIt, mendIt, message] of cases) {
+      const before = await sh(lb2, 'sha256sum /etc/haproxy/haproxy.cfg');
+      await sh(lb2, breakIt);
+      try {
+        const up = await cli(['up', next, '--yes', '--limit', `${lb1},${lb2}`]);
+        expect(up.code, what).toBe(1);
+        expect(up.stdout, what).toMatch(message);
+        expect(await sh(lb2, 'sha256sum /etc/haproxy/haproxy.cfg'), what).toBe(before);
+        expect(await sh(lb2, 'ls -a /etc/haproxy'), what).not.toContain('ha-provision-new');
+      } finally {
+        await sh(lb2, mendIt);
+      }
+    }
+    expect((await cli(['up', next, '--yes'])).code).toBe(0);
+    inventory = next;
+  });
 });

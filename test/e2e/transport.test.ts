@@ -14,6 +14,8 @@ const LB = `${NAME}-lb-1`;
 const SERVER = `${NAME}-server-1`;
 const LB_ADDRESS = '10.213.53.11';
 const PASSWORD = 'Corr3ct-h0rse'; // the deploy user's SSH password: must never be printed
+// The sudo password of a user without NOPASSWD: quotes, a dollar, a space and a backslash.
+const SUDO_PASSWORD = `pa's "w$rd \\x9`;
 let lab: TestLab;
 let base = '';
 
@@ -44,6 +46,10 @@ labSuite('ssh transport against real sshd', () => {
         `printf 'deploy:%s\\n' '${PASSWORD}' | chpasswd`,
         'for u in deploy nosudo; do mkdir -p /home/$u/.ssh && cp /root/.ssh/authorized_keys /home/$u/.ssh/ && chown -R $u: /home/$u/.ssh; done',
         "echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deploy && chmod 0440 /etc/sudoers.d/deploy",
+        // sudopw: sudo with its password (no NOPASSWD).
+        'useradd -m -s /bin/sh sudopw && mkdir -p /home/sudopw/.ssh && cp /root/.ssh/authorized_keys /home/sudopw/.ssh/ && chown -R sudopw: /home/sudopw/.ssh',
+        `echo ${Buffer.from(`sudopw:${SUDO_PASSWORD}\n`).toString('base64')} | base64 -d | chpasswd`,
+        "echo 'sudopw ALL=(ALL) ALL' > /etc/sudoers.d/sudopw && chmod 0440 /etc/sudoers.d/sudopw",
         // The lab's sshd refuses passwords; this test opens them for deploy alone.
         "printf 'Match User deploy\\n    PasswordAuthentication yes\\n' > /etc/ssh/sshd_config.d/90-test-deploy.conf",
         'systemctl reload ssh',
@@ -106,10 +112,36 @@ labSuite('ssh transport against real sshd', () => {
     expect((await cli(['plan', file])).code).toBe(0); // reads root-only keepalived.conf through sudo
   });
 
+  // The password reaches sudo only on the channel's stdin: never argv, never any output, log or file.
+  it('a user whose sudo asks for a password converges the hosts, and the password appears nowhere', async () => {
+    const file = inventoryWith('sudopw.yaml', { user: 'sudopw', identityFile: identity(), knownHostsFile: known(), sudoPassword: '{ env: HA_TEST_SUDO_PASS }' });
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^cluster:\n/m, 'cluster:\n  haproxy: { timeouts: { client: 42s } }\n'));
+    const before = await Promise.all([acceptedLogins(LB), acceptedLogins(SERVER)]);
+    const up = await cli(['up', file, '--yes', '--json'], { env: { HA_TEST_SUDO_PASS: SUDO_PASSWORD } });
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    expect(await sh(LB, 'cat /etc/haproxy/haproxy.cfg')).toContain('timeout client 42s'); // applied as root
+    expect(await Promise.all([acceptedLogins(LB), acceptedLogins(SERVER)])).toEqual(before.map((n) => n + 1));
+    const plan = await cli(['plan', file], { env: { HA_TEST_SUDO_PASS: SUDO_PASSWORD } });
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+    const wrong = await cli(['facts', file], { env: { HA_TEST_SUDO_PASS: `${SUDO_PASSWORD}-not` } });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toContain('sudo refused the password given for user sudopw (from env HA_TEST_SUDO_PASS)');
+    for (const output of [up.stdout, up.stderr, plan.stdout, plan.stderr, wrong.stdout, wrong.stderr]) {
+      expect(output).not.toContain(SUDO_PASSWORD);
+      expect(output).not.toContain('w$rd');
+    }
+    // Nothing on the hosts holds it either: their journals (sudo logs its command lines), /etc, /run, /var.
+    const needle = Buffer.from('w$rd').toString('base64');
+    for (const node of [LB, SERVER]) {
+      const found = await sh(node, `n=$(echo ${needle} | base64 -d); { journalctl -o cat --no-pager; grep -rF -- "$n" /etc /run /var/lib/ha-provision /var/log 2>/dev/null; } | grep -cF -- "$n" || true`);
+      expect(found.trim()).toBe('0');
+    }
+  });
+
   it('a user without passwordless sudo gets a clear error', async () => {
     const r = await cli(['facts', inventoryWith('nosudo.yaml', { user: 'nosudo', identityFile: identity(), knownHostsFile: known() })]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('user nosudo needs passwordless sudo (NOPASSWD) to run as root');
+    expect(r.stdout).toContain('user nosudo needs passwordless sudo (NOPASSWD) to run as root, or a sudo password');
   });
 
   it('a password from the environment logs in; a wrong one fails without being printed', async () => {

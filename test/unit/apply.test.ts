@@ -6,9 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applyScript, applySteps, parseApplyOutput, withRealPaths, type RunIdentity, type Step } from '../../src/apply/script.js';
-import { backupPath, BACKUP_DIR } from '../../src/staging.js';
+import { applyScript, applySteps, parseApplyOutput, withRealPaths, type HostPaths, type RunIdentity, type Step } from '../../src/apply/script.js';
 import { restoreChanges } from '../../src/apply/restore.js';
+import { historyFact } from '../../src/facts/history.js';
 import type { FileFact } from '../../src/facts/facts.js';
 import type { Change } from '../../src/resources/types.js';
 
@@ -40,8 +40,9 @@ const file = (path: string, content: string, extra: Partial<FileChange> = {}): F
 const shown = (steps: readonly Step[]): [string, string][] => steps.map((s) => [s.label, s.script]);
 
 const RUN: RunIdentity = { id: 'c0ffee01', controller: 'ci-7', pid: 4121, user: 'deploy', started: '2026-11-24T14:02:11Z' };
-/** A lock file of the test's own: the real one (/run/ha-provision.lock) is the host's. */
-const lockIn = (dir: string): string => join(dir, 'ha-provision.lock');
+/** A lock file and history of the test's own: the real ones (/run, /var/lib/ha-provision) are the host's. */
+const pathsIn = (dir: string): HostPaths => ({ lockFile: join(dir, 'ha-provision.lock'), historyDir: join(dir, 'history'), keepVersions: 3 });
+const lockIn = (dir: string): string => pathsIn(dir).lockFile;
 
 describe('applySteps', () => {
   it.each<[string, Change[], [string, string][]]>([
@@ -115,8 +116,10 @@ describe('applySteps', () => {
       'route add 10.244.0.0/16 via 192.168.20.1 dev eth1',
       'upload /etc/haproxy/haproxy.cfg',
       'mark haproxy as due to load new files',
+      'record this version',
       'install /etc/haproxy/haproxy.cfg',
       'reload haproxy',
+      'keep the last 10 versions',
     ]);
   });
 
@@ -135,23 +138,30 @@ describe('applySteps', () => {
         'upload /etc/systemd/system/ha-provision-routes.service',
         'validate /etc/haproxy/haproxy.cfg',
         'validate /etc/keepalived/keepalived.conf',
+        'record this version',
         'install /etc/haproxy/haproxy.cfg',
         'install /etc/keepalived/keepalived.conf',
         'install /etc/systemd/system/ha-provision-routes.service',
         'systemctl daemon-reload',
+        'keep the last 10 versions',
       ]);
     });
 
     it.each([
       ['stages next to the target, owned and moded as wanted', 'upload /etc/haproxy/haproxy.cfg', ['mkdir -p /etc/haproxy', '> /etc/haproxy/.haproxy.cfg.ha-provision-new', 'chown root:haproxy /etc/haproxy/.haproxy.cfg.ha-provision-new', 'chmod 0640 /etc/haproxy/.haproxy.cfg.ha-provision-new']],
       ['validates the staged copy, not the target', 'validate /etc/haproxy/haproxy.cfg', ['haproxy -c -q -f /etc/haproxy/.haproxy.cfg.ha-provision-new']],
-      ['backs up a file that existed, then moves the staged copy in', 'install /etc/haproxy/haproxy.cfg', [`cp -p /etc/haproxy/haproxy.cfg ${BACKUP_DIR}/etc/haproxy/haproxy.cfg`, 'mv -f /etc/haproxy/.haproxy.cfg.ha-provision-new /etc/haproxy/haproxy.cfg']],
+      [
+        'keeps the file that existed and the new one in this run\'s version, then moves the staged copy in',
+        'install /etc/haproxy/haproxy.cfg',
+        ['cp -p /etc/haproxy/haproxy.cfg "$version/before"/etc/haproxy/haproxy.cfg', 'cp -p /etc/haproxy/.haproxy.cfg.ha-provision-new "$version/after"/etc/haproxy/haproxy.cfg', 'mv -f /etc/haproxy/.haproxy.cfg.ha-provision-new /etc/haproxy/haproxy.cfg'],
+      ],
     ])('%s', (_name, label, fragments) => {
       for (const fragment of fragments) expect(script(label)).toContain(fragment);
     });
 
-    it('does not back up a file that did not exist', () => {
-      expect(script('install /etc/keepalived/keepalived.conf')).toBe('mv -f /etc/keepalived/.keepalived.conf.ha-provision-new /etc/keepalived/keepalived.conf');
+    it('keeps no previous version of a file that did not exist', () => {
+      expect(script('install /etc/keepalived/keepalived.conf')).not.toContain('$version/before');
+      expect(script('install /etc/keepalived/keepalived.conf')).toMatch(/mv -f \/etc\/keepalived\/\.keepalived\.conf\.ha-provision-new \/etc\/keepalived\/keepalived\.conf$/);
     });
 
     it.each<[string, FileChange[], boolean]>([
@@ -181,24 +191,15 @@ describe('applyScript, run for real with sh', () => {
   });
   afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
-    rmSync(backupPath(dir), { recursive: true, force: true }); // only the backups of this test's files
-    // …and the directories above them, if the run created them and they are now empty.
-    for (let d = dirname(backupPath(dir)); d.startsWith(BACKUP_DIR) || d === dirname(BACKUP_DIR); d = dirname(d)) {
-      try {
-        rmdirSync(d);
-      } catch {
-        break; // not empty (or not there): someone else's
-      }
-    }
   });
 
   const run = (changes: Change[]) => {
-    const steps = applySteps(changes);
+    const steps = applySteps(changes, pathsIn(dir));
     // Fed on stdin, as the SSH transport does.
-    const result = spawnSync('sh', [], { input: applyScript(steps, changes, RUN, lockIn(dir)), encoding: 'utf8' });
+    const result = spawnSync('sh', [], { input: applyScript(steps, changes, RUN, pathsIn(dir)), encoding: 'utf8' });
     return { steps, result, outcome: parseApplyOutput(result.stdout, steps.length) };
   };
-  const staged = (): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.includes('ha-provision-new'));
+  const staged = (): string[] => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.includes('ha-provision-new') && !f.startsWith('history'));
   const existing = (name: string, content: string, mode = 0o644): string => {
     const path = join(dir, name);
     mkdirSync(dirname(path), { recursive: true });
@@ -208,7 +209,7 @@ describe('applyScript, run for real with sh', () => {
   const change = (path: string, content: string, mode: string, old?: string): FileChange =>
     file(path, content, { mode, owner: user, group, validate: VALIDATE, ...(old !== undefined ? { before: before(old) } : {}) });
 
-  it.skipIf(!isRoot)('installs every file with its mode, backs up the old version, leaves nothing staged (needs root for /var/lib)', () => {
+  it('installs every file with its mode, keeps both versions as version 1 of the history, leaves nothing staged', () => {
     const cfg = existing('haproxy.cfg', 'old haproxy\n');
     const conf = join(dir, 'keepalived', 'keepalived.conf'); // new file in a new directory
 
@@ -220,9 +221,44 @@ describe('applyScript, run for real with sh', () => {
     expect(statSync(cfg).mode & 0o7777).toBe(0o640);
     expect(readFileSync(conf, 'utf8')).toBe('good keepalived\n');
     expect(statSync(conf).mode & 0o7777).toBe(0o600);
-    expect(readFileSync(backupPath(cfg), 'utf8')).toBe('old haproxy\n');
-    expect(existsSync(backupPath(conf))).toBe(false);
+    const version = join(pathsIn(dir).historyDir, '1');
+    expect(readFileSync(join(version, 'before', cfg), 'utf8')).toBe('old haproxy\n');
+    expect(readFileSync(join(version, 'after', cfg), 'utf8')).toBe('good haproxy\n');
+    expect(statSync(join(version, 'after', cfg)).mode & 0o7777).toBe(0o640);
+    expect(existsSync(join(version, 'before', conf))).toBe(false); // it did not exist
+    expect(readFileSync(join(version, 'after', conf), 'utf8')).toBe('good keepalived\n');
+    expect(readFileSync(join(version, 'run'), 'utf8')).toBe('run=c0ffee01\ncontroller=ci-7\nuser=deploy\nstarted=2026-11-24T14:02:11Z\n');
     expect(staged()).toEqual([]);
+  });
+
+  it('takes the run\'s own number (one run, one number on every host), or the next one past the host\'s newest', () => {
+    const cfg = existing('haproxy.cfg', 'v0\n');
+    const apply = (content: string, old: string, version: number) => {
+      const changes = [change(cfg, content, '0644', old)];
+      const steps = applySteps(changes, pathsIn(dir));
+      return parseApplyOutput(spawnSync('sh', [], { input: applyScript(steps, changes, { ...RUN, version }, pathsIn(dir)), encoding: 'utf8' }).stdout, steps.length);
+    };
+    expect(apply('good a\n', 'v0\n', 7).ok).toBe(true);
+    expect(apply('good b\n', 'good a\n', 5).ok).toBe(true); // 5 is behind this host's newest (7)
+    expect(readdirSync(pathsIn(dir).historyDir).sort()).toEqual(['7', '8']);
+  });
+
+  it('numbers versions on, and keeps only the newest (3 here)', () => {
+    const cfg = existing('haproxy.cfg', 'v0\n');
+    for (let v = 1; v <= 5; v += 1) {
+      const { outcome } = run([change(cfg, `good v${v}\n`, '0644', v === 1 ? 'v0\n' : `good v${v - 1}\n`)]);
+      expect(outcome.ok).toBe(true);
+    }
+    expect(readdirSync(pathsIn(dir).historyDir).sort()).toEqual(['3', '4', '5']);
+    expect(readFileSync(join(pathsIn(dir).historyDir, '5', 'before', cfg), 'utf8')).toBe('good v4\n');
+    // …and rollback reads them back as written.
+    const history = historyFact([cfg], pathsIn(dir).historyDir);
+    const versions = history.parse(spawnSync('sh', ['-c', history.command], { encoding: 'utf8' }).stdout);
+    expect(versions.map((v) => [v.number, v.before[cfg]?.content, v.after[cfg]?.content])).toEqual([
+      [3, 'good v2\n', 'good v3\n'],
+      [4, 'good v3\n', 'good v4\n'],
+      [5, 'good v4\n', 'good v5\n'],
+    ]);
   });
 
   it.each([
@@ -261,7 +297,7 @@ describe('applyScript, when the controller goes away', () => {
   ];
 
   it('a script cut short in transit runs none of its steps', () => {
-    const script = applyScript(steps(), [], RUN, lockIn(dir));
+    const script = applyScript(steps(), [], RUN, pathsIn(dir));
     const cut = script.slice(0, script.indexOf(join(dir, 'two'))); // step one whole, the rest lost
     const result = spawnSync('sh', [], { input: cut, encoding: 'utf8' });
     expect(result.status).not.toBe(0);
@@ -273,7 +309,7 @@ describe('applyScript, when the controller goes away', () => {
   it('a host whose controller stopped reading finishes every step', async () => {
     const child = spawn('sh', [], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    child.stdin.end(applyScript(steps(), [], RUN, lockIn(dir)));
+    child.stdin.end(applyScript(steps(), [], RUN, pathsIn(dir)));
     await new Promise((resolve) => child.stdout.once('data', resolve)); // it has started
     child.stdout.destroy();
     child.stderr.destroy();
@@ -292,14 +328,14 @@ describe('one apply at a time: the host lock', () => {
 
   const touching = (name: string, extra = ''): Step[] => [{ label: `touch ${name}`, script: `${extra}touch ${join(dir, name)}` }];
   const runSync = (steps: Step[], run: RunIdentity = RUN) => {
-    const result = spawnSync('sh', [], { input: applyScript(steps, [], run, lockIn(dir)), encoding: 'utf8' });
+    const result = spawnSync('sh', [], { input: applyScript(steps, [], run, pathsIn(dir)), encoding: 'utf8' });
     return { result, outcome: parseApplyOutput(result.stdout, steps.length) };
   };
 
   it('a second run while the first holds the lock changes nothing and names the holder', async () => {
     const first = spawn('sh', [], { stdio: ['pipe', 'pipe', 'ignore'] });
     const done = new Promise((resolve) => first.on('close', resolve));
-    first.stdin.end(applyScript(touching('first', 'sleep 0.6; '), [], RUN, lockIn(dir)));
+    first.stdin.end(applyScript(touching('first', 'sleep 0.6; '), [], RUN, pathsIn(dir)));
     await new Promise((resolve) => first.stdout.once('data', resolve)); // it holds the lock
     const { result, outcome } = runSync(touching('second'), { ...RUN, id: 'beef0002', pid: 5150 });
     await done;
@@ -346,7 +382,7 @@ describe('a file edited between plan and apply', () => {
     writeFileSync(path, now);
     const change = file(path, 'new\n', planned === undefined ? {} : { before: before(planned) });
     const steps = applySteps([change]);
-    const result = spawnSync('sh', [], { input: applyScript(steps, [change], RUN, join(dir, 'lock')), encoding: 'utf8' });
+    const result = spawnSync('sh', [], { input: applyScript(steps, [change], RUN, pathsIn(dir)), encoding: 'utf8' });
     const outcome = parseApplyOutput(result.stdout, steps.length);
     expect(outcome).toMatchObject({ ok: false, failedStep: 0 });
     expect(outcome.output).toMatch(message);
@@ -416,7 +452,7 @@ describe('parseApplyOutput', () => {
       { label: 'two', script: 'echo two; kill -9 $$' }, // the remote shell dies mid-step
       { label: 'three', script: 'echo three' },
     ];
-    const result = spawnSync('sh', [], { input: applyScript(steps, [], RUN, lockIn(tmpdir())), encoding: 'utf8' });
+    const result = spawnSync('sh', [], { input: applyScript(steps, [], RUN, pathsIn(tmpdir())), encoding: 'utf8' });
     expect(parseApplyOutput(result.stdout, steps.length)).toMatchObject({ ok: false, failedStep: 1 });
   });
 
@@ -426,7 +462,7 @@ describe('parseApplyOutput', () => {
       { label: 'one', script: 'echo one' },
       { label: 'restart keepalived', script: 'echo restarting; kill -9 $$' },
     ];
-    const result = spawnSync('sh', [], { input: applyScript(steps, [], RUN, lockIn(tmpdir())), encoding: 'utf8' });
+    const result = spawnSync('sh', [], { input: applyScript(steps, [], RUN, pathsIn(tmpdir())), encoding: 'utf8' });
     expect(result.signal).toBe('SIGKILL');
     expect(parseApplyOutput(result.stdout, steps.length).ok).toBe(false);
   });

@@ -168,12 +168,13 @@ describe('parseInventory: valid input', () => {
 
   it('merges host ssh overrides over the inventory defaults, key by key', () => {
     const inv = parse(edit((i) => {
-      i.ssh = { user: 'ops', port: 2200, hostKeyPolicy: 'accept-new', password: { env: 'SSH_PASS' } };
+      i.ssh = { user: 'ops', port: 2200, hostKeyPolicy: 'accept-new', password: { env: 'SSH_PASS' }, sudoPassword: { env: 'SSH_PASS' } };
       i.hosts['lb-1'].ssh = { user: 'admin', connectTimeout: '30s' };
     }), { ...ENV, SSH_PASS: 'x' });
     const [lb1, lb2] = inv.hosts;
     expect(lb1?.ssh).toMatchObject({ user: 'admin', port: 2200, hostKeyPolicy: 'accept-new', connectTimeoutMs: 30_000 });
     expect(lb1?.ssh.password).toEqual({ value: 'x', source: 'env SSH_PASS' });
+    expect(lb1?.ssh.sudoPassword).toEqual({ value: 'x', source: 'env SSH_PASS' }); // only from the environment
     expect(lb2?.ssh).toMatchObject({ user: 'ops', port: 2200, connectTimeoutMs: 10_000 });
   });
 
@@ -249,6 +250,8 @@ const invalid: [string, Inv | string, NodeJS.ProcessEnv, string, string][] = [
   ['check fall zero', edit((i) => (i.cluster.keepalived.check = { fall: 0 })), ENV, 'cluster.keepalived.check.fall', 'integer 1–100'],
   ['literal ssh password', edit((i) => (i.ssh.password = 'hunter2')), ENV, 'ssh.password', 'use { env: NAME }'],
   ['ssh password env unset', edit((i) => (i.hosts['lb-1'].ssh = { password: { env: 'LB1_PASS' } })), ENV, 'hosts.lb-1.ssh.password', 'LB1_PASS is not set'],
+  ['literal sudo password', edit((i) => (i.ssh.sudoPassword = 'hunter2')), ENV, 'ssh.sudoPassword', 'use { env: NAME }'],
+  ['sudo password env unset', edit((i) => (i.ssh.sudoPassword = { env: 'SUDO_PASS' })), ENV, 'ssh.sudoPassword', 'SUDO_PASS is not set'],
   ['bad hostKeyPolicy', edit((i) => (i.ssh.hostKeyPolicy = 'yes')), ENV, 'ssh.hostKeyPolicy', 'strict, accept-new, off'],
   ['ssh user with a ;', edit((i) => (i.ssh.user = 'root;id')), ENV, 'ssh.user', 'user name'],
   ['jumpHost with $()', edit((i) => (i.ssh.jumpHost = 'bastion$(id)')), ENV, 'ssh.jumpHost', 'host name or IPv4 address'],
