@@ -70,7 +70,7 @@ labSuite('defects of partial runs, against real hosts', () => {
       expect(await waitFor(reloading, 60_000)).toBe(true);
       // The whole apply (its process group: the script and the step it runs), as a crash would.
       const lock = (await labExec(NAME, lb2, ['cat', '/run/ha-provision.lock'])).stdout;
-      await sh(lb2, `pg=$(ps -o pgid= -p ${/^script_pid=(\d+)$/m.exec(lock)![1]} | tr -d ' '); [ "$pg" -gt 1 ] && kill -9 -- "-$pg"`);
+      await sh(lb2, `pg=$(ps -o pgid= -p ${/^script_pid=(\d+)$/m.exec(lock)![1]} | tr -d ' '); [ "$pg" -gt 1 ] && /bin/kill -KILL -- "-$pg"`);
       await exited;
     } finally {
       await sh(lb2, `rm -f ${dropIn} && systemctl daemon-reload`);
