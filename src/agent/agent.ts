@@ -15,8 +15,6 @@ import { describeChange } from '../plan/format.js';
 import { preflight, type PreflightOptions } from '../plan/preflight.js';
 
 export type Connector = (host: Host) => Promise<Transport>;
-
-
 export const sshConnector: Connector = (host) => SshTransport.open(host);
 
 export class HostAgent {
@@ -74,17 +72,15 @@ export class HostAgent {
    */
   async apply(redact: Redactor, run: RunIdentity): Promise<void> {
     if (this.changes.length === 0) return;
-    const steps = applySteps(this.changes, this.#paths);
-    const transport = await this.transport();
-    let result;
+    let executed;
     try {
-      result = await transport.exec(applyScript(steps, this.changes, run, this.#paths));
+      executed = await this.execute(this.changes, run);
     } catch (error) {
       // The host has the script (or none of it) and finishes it on its own: we cannot know how far it got.
       const why = error instanceof HostError ? error.reason : (error as Error).message;
       throw new HostError(this.host.name, redact(`${why} while applying; the host finishes the steps it received on its own, so later steps may have run: run plan to see where it stands`));
     }
-    const outcome = parseApplyOutput(result.stdout, steps.length);
+    const { steps, result, outcome } = executed;
     if (outcome.tookOverFrom) this.notes.push(`took over a stale lock: the run of ${outcome.tookOverFrom} ended without releasing it`);
     if (outcome.lockedBy) throw new HostError(this.host.name, redact(`another run holds this host's lock: ${outcome.lockedBy}; nothing was changed (wait for it, or pass --force-unlock if it hangs)`));
     if (outcome.ok && result.code !== 0) throw new HostError(this.host.name, redact(`apply script exited ${result.code}: ${result.stderr.trim()}`));
@@ -119,9 +115,13 @@ export class HostAgent {
     const changes = restoreChanges(this.changes);
     const paths = changes.flatMap((c) => (c.kind === 'file' ? [c.path] : []));
     if (paths.length === 0) return 'Nothing to restore: every file of this run is new on this host.';
-    const steps = applySteps(changes, this.#paths);
-    const transport = await this.transport();
-    const outcome = parseApplyOutput((await transport.exec(applyScript(steps, changes, run, this.#paths))).stdout, steps.length);
+    let executed;
+    try {
+      executed = await this.execute(changes, run);
+    } catch (error) {
+      return `Restoring the previous version could not run: ${error instanceof HostError ? error.reason : (error as Error).message}.`;
+    }
+    const { steps, outcome } = executed;
     await this.readFacts().catch(() => undefined); // the report shows the host as it is now
     if (outcome.ok) {
       const services = changes.flatMap((c) => (c.kind === 'service' ? [c.name] : []));
@@ -129,6 +129,13 @@ export class HostAgent {
     }
     const step = steps[outcome.failedStep ?? 0]?.label ?? 'restore';
     return `Restoring the previous version failed too, at step "${step}": ${withRealPaths(outcome.output ?? '', changes).trim()}`;
+  }
+
+  /** One apply exec: the changes as one script, and what its markers say. */
+  private async execute(changes: readonly Change[], run: RunIdentity) {
+    const steps = applySteps(changes, this.#paths);
+    const result = await (await this.transport()).exec(applyScript(steps, changes, run, this.#paths));
+    return { steps, result, outcome: parseApplyOutput(result.stdout, steps.length) };
   }
 
   close(): void {
