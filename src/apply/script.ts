@@ -225,7 +225,8 @@ export function applyScript(steps: readonly Step[], changes: readonly Change[], 
     "trap 'exit 1' INT TERM",
     ...steps.map(
       (step, i) =>
-        `echo '${STEP_MARK}${i}'\nout=$(\n{\n${step.script}\n} 2>&1\n); rc=$?\n[ -z "$out" ] || printf '%s\\n' "$out"\n[ $rc -eq 0 ] || { echo '${FAIL_MARK}${i}'; exit 1; }`,
+        // 9>&-: only the script holds the lock, not what a step starts (a hung step cannot keep it).
+        `echo '${STEP_MARK}${i}'\nout=$(\n{\n${step.script}\n} 9>&- 2>&1\n); rc=$?\n[ -z "$out" ] || printf '%s\\n' "$out"\n[ $rc -eq 0 ] || { echo '${FAIL_MARK}${i}'; exit 1; }`,
     ),
     `echo '${DONE_MARK}'`,
     '}',
@@ -244,20 +245,22 @@ export function withRealPaths(output: string, changes: readonly Change[]): strin
 /**
  * One apply at a time on a host: flock on the lock file (fd 9) for the script's life. A lock held by a
  * live script stops this one, naming its holder; one left by a script killed outright is taken over,
- * and said so. With forceUnlock the live holder is stopped first.
+ * and said so. With forceUnlock the live holder's process group (its script and whatever hangs in it)
+ * is stopped first — never our own group.
  */
 function lockPrologue(run: RunIdentity, lock: string): string[] {
   const info = [`run=${run.id}`, `controller=${run.controller}`, `pid=${run.pid}`, `user=${run.user}`, `started=${run.started}`].map(quote).join(' ');
   const takeLive = run.forceUnlock
-    ? `{ holder=$(sed -n 's/^script_pid=//p' ${lock}); [ -n "$holder" ] && kill "$holder" 2>/dev/null; flock -w 15 9; }`
+    ? `{ holder=$(sed -n 's/^script_pgid=//p' ${lock}); [ -n "$holder" ] && [ "$holder" -gt 1 ] && [ "$holder" != "$3" ] && kill -TERM -"$holder" 2>/dev/null; flock -w 15 9; }`
     : 'false';
   return [
+    // Fields after the command name in /proc/PID/stat: $3 is the process group, $22 the start time
+    // (which tells a live holder from a reused pid).
+    'read -r stat < /proc/$$/stat; set -- ${stat##*) }',
     `exec 9>>${lock} || exit 1`,
     `if ! flock -n 9 && ! ${takeLive}; then echo '${LOCKED_MARK}'; cat ${lock}; exit 3; fi`,
     `if [ -s ${lock} ]; then echo '${STALE_MARK}'; cat ${lock}; echo '${STALE_MARK}end'; fi`,
-    // The start time (field 22 of /proc/PID/stat) tells a live holder from a reused pid.
-    'read -r stat < /proc/$$/stat; set -- ${stat##*) }; shift 19',
-    `printf '%s\\n' ${info} "script_pid=$$" "script_start=$1" > ${lock}`,
+    `pgid=$3; shift 19; printf '%s\\n' ${info} "script_pid=$$" "script_pgid=$pgid" "script_start=$1" > ${lock}`,
   ];
 }
 

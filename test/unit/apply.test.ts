@@ -345,6 +345,20 @@ describe('one apply at a time: the host lock', () => {
     expect(existsSync(join(dir, 'first'))).toBe(true);
   });
 
+  it('--force-unlock stops a live holder (its process group), then takes its lock', async () => {
+    const first = spawn('sh', [], { stdio: ['pipe', 'pipe', 'ignore'], detached: true }); // a group of its own, as under sshd
+    const done = new Promise((resolve) => first.on('close', resolve));
+    first.stdin.end(applyScript(touching('first', 'sleep 5; '), [], RUN, pathsIn(dir)));
+    await new Promise((resolve) => first.stdout.once('data', resolve));
+    const started = Date.now();
+    const { outcome } = runSync(touching('second'), { ...RUN, id: 'beef0002', forceUnlock: true });
+    await done;
+    expect(outcome).toEqual({ ok: true, completed: 1 });
+    expect(Date.now() - started).toBeLessThan(4_000); // it did not wait for the holder's 5 s step
+    expect(existsSync(join(dir, 'second'))).toBe(true);
+    expect(existsSync(join(dir, 'first'))).toBe(false);
+  });
+
   it.each([
     ['a run that ends well', 'true'],
     ['a run whose step fails', 'false'],
@@ -363,7 +377,7 @@ describe('one apply at a time: the host lock', () => {
 
   it('while it runs, the lock describes the run and its script (pid and start time)', () => {
     const { result } = runSync([{ label: 'show', script: `cat ${lockIn(dir)}` }]);
-    expect(result.stdout).toMatch(/^run=c0ffee01\ncontroller=ci-7\npid=4121\nuser=deploy\nstarted=2026-11-24T14:02:11Z\nscript_pid=\d+\nscript_start=\d+$/m);
+    expect(result.stdout).toMatch(/^run=c0ffee01\ncontroller=ci-7\npid=4121\nuser=deploy\nstarted=2026-11-24T14:02:11Z\nscript_pid=\d+\nscript_pgid=\d+\nscript_start=\d+$/m);
   });
 });
 
