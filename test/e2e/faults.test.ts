@@ -246,7 +246,8 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
       ['read-only', 'mount --bind /etc/haproxy /etc/haproxy && mount -o remount,bind,ro /etc/haproxy', 'umount /etc/haproxy', /step "upload \/etc\/haproxy\/haproxy\.cfg" failed; nothing after it ran:[\s\S]*Read-only file system/],
       [
         'full',
-        'cp -a /etc/haproxy /run/haproxy-saved && mount -t tmpfs -o size=12k tmpfs /etc/haproxy && cp -a /run/haproxy-saved/. /etc/haproxy/ && fallocate -l 4k /etc/haproxy/filler 2>/dev/null; dd if=/dev/zero of=/etc/haproxy/filler bs=1k count=64 2>/dev/null; true',
+        // A small tmpfs with everything of /etc/haproxy copied in first, then filled to the last byte.
+        'cp -a /etc/haproxy /run/haproxy-saved && mount -t tmpfs -o size=1m tmpfs /etc/haproxy && cp -a /run/haproxy-saved/. /etc/haproxy/ && { dd if=/dev/zero of=/etc/haproxy/filler bs=1k count=4096 2>/dev/null; true; }',
         'umount /etc/haproxy && rm -rf /run/haproxy-saved',
         /step "upload \/etc\/haproxy\/haproxy\.cfg" failed; nothing after it ran:[\s\S]*No space left on device/,
       ],
