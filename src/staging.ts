@@ -1,6 +1,7 @@
 // Where a run keeps its work on a host. The apply script writes these; the facts read looks for what a
 // run that died left behind, so the next plan can finish or clean up its work.
 import { basename, dirname, join } from 'node:path';
+import { quote } from './transport/quote.js';
 
 export const STATE_DIR = '/var/lib/ha-provision';
 /**
@@ -21,3 +22,11 @@ export const pendingPath = (service: string): string => `${PENDING_DIR}/${servic
  * then. On tmpfs: a reboot frees it. Left non-empty only by a script killed outright (a stale lock).
  */
 export const LOCK_FILE = '/run/ha-provision.lock';
+
+/** The lock's holder as users read it, from the key=value lines the apply script writes into the lock. */
+export const describeLockHolder = (kv: Readonly<Record<string, string>>): string =>
+  `controller ${kv.controller ?? '?'} (pid ${kv.pid ?? '?'}, user ${kv.user ?? '?'}), run ${kv.run ?? '?'}, since ${kv.started ?? '?'}`;
+
+/** Shell that sets $last to the newest version number in a history directory (0 if none); builtins only. */
+export const newestVersionScript = (historyDir: string): string =>
+  `last=0; for d in ${quote(historyDir)}/*; do n=\${d##*/}; case $n in ''|*[!0-9]*) continue ;; esac; [ "$n" -gt "$last" ] && last=$n; done`;

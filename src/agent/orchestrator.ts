@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import pLimit from 'p-limit';
-import { hasRole, type Inventory } from '../inventory/types.js';
+import { hasRole, inventorySecrets, type Inventory } from '../inventory/types.js';
 import type { Playbook } from '../playbook/playbook.js';
 import type { Change } from '../resources/types.js';
 import { redactor, type Redactor } from '../redact.js';
@@ -74,10 +74,7 @@ export function runIdentity(forceUnlock = false): RunIdentity {
 
 const silent: Progress = { step: () => undefined, done: () => undefined };
 
-export const secretsOf = (inventory: Inventory): string[] => [
-  inventory.cluster.keepalived.authPass.value,
-  ...inventory.hosts.flatMap((h) => [h.ssh.password?.value, h.ssh.sudoPassword?.value].filter((v): v is string => v !== undefined)),
-];
+export const secretsOf = (inventory: Inventory): string[] => inventorySecrets(inventory).map((s) => s.value);
 
 export async function run(inventory: Inventory, playbook: Playbook, options: RunOptions): Promise<RunReport> {
   const redact: Redactor = redactor(secretsOf(inventory));

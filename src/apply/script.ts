@@ -10,8 +10,8 @@
 import { dirname } from 'node:path';
 import type { Change, ServiceAction } from '../resources/types.js';
 import { command, quote, writeFileCommand } from '../transport/quote.js';
-import { journalFaultsCommand } from '../facts/facts.js';
-import { checkPath, HISTORY_DIR, LOCK_FILE, pendingPath, PENDING_DIR, stagedPath } from '../staging.js';
+import { journalFaultsCommand, parseKeyValues } from '../facts/facts.js';
+import { checkPath, describeLockHolder, HISTORY_DIR, LOCK_FILE, newestVersionScript, pendingPath, PENDING_DIR, stagedPath } from '../staging.js';
 
 export const STEP_MARK = '@@ha-provision-step ';
 export const FAIL_MARK = '@@ha-provision-failed ';
@@ -268,7 +268,7 @@ function lockPrologue(run: RunIdentity, lock: string): string[] {
 function versionPrologue(run: RunIdentity, historyDir: string): string[] {
   const dir = quote(historyDir);
   return [
-    `last=0; for d in ${dir}/*; do n=\${d##*/}; case $n in ''|*[!0-9]*) continue ;; esac; [ "$n" -gt "$last" ] && last=$n; done`,
+    newestVersionScript(historyDir),
     // The run's own number, so that one run is one number on every host it changes; past the host's newest.
     `n=${run.version ?? 0}; [ "$n" -gt "$last" ] || n=$((last + 1)); version=${dir}/$n`,
     `run_info=${quote([`run=${run.id}`, `controller=${run.controller}`, `user=${run.user}`, `started=${run.started}`].join('\n'))}`,
@@ -288,10 +288,7 @@ export interface StepOutcome {
   readonly tookOverFrom?: string;
 }
 
-const holderOf = (text: string): string => {
-  const kv = Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  return `controller ${kv.controller ?? '?'} (pid ${kv.pid ?? '?'}, user ${kv.user ?? '?'}), run ${kv.run ?? '?'}, since ${kv.started ?? '?'}`;
-};
+const holderOf = (text: string): string => describeLockHolder(parseKeyValues(text));
 
 /** Pure: reads the markers back. A missing marker means the connection or shell died mid-way. */
 export function parseApplyOutput(stdout: string, stepCount: number): StepOutcome {

@@ -143,20 +143,22 @@ export function sysctlsFact(keys: readonly string[]): Fact<Record<string, string
   };
 }
 
+/** `via` and `dev` of one `ip route` line, where it has them. */
+function gatewayAndDevice(line: string): { via?: string; dev?: string } {
+  const words = line.trim().split(/\s+/);
+  const after = (w: string): string | undefined => (words.includes(w) ? words[words.indexOf(w) + 1] : undefined);
+  const via = after('via');
+  const dev = after('dev');
+  return { ...(via ? { via } : {}), ...(dev ? { dev } : {}) };
+}
+
 export const routesFact: Fact<RouteFact[]> = {
   name: 'routes',
   command: 'ip -4 route show table main',
   parse: (stdout) =>
     lines(stdout).map((line) => {
-      const words = line.trim().split(/\s+/);
-      const after = (w: string): string | undefined => {
-        const i = words.indexOf(w);
-        return i >= 0 ? words[i + 1] : undefined;
-      };
-      const to = words[0] ?? '';
-      const via = after('via');
-      const dev = after('dev');
-      return { to: to.includes('/') || to === 'default' ? to : `${to}/32`, ...(via ? { via } : {}), ...(dev ? { dev } : {}) };
+      const to = line.trim().split(/\s+/)[0] ?? '';
+      return { to: to.includes('/') || to === 'default' ? to : `${to}/32`, ...gatewayAndDevice(line) };
     }),
 };
 
@@ -169,12 +171,7 @@ export const sshPathFact: Fact<SshPathFact | undefined> = {
   command: 'peer=${SSH_CLIENT%% *}; [ -n "$peer" ] && echo "$peer" && ip -4 route get "$peer"',
   parse(stdout) {
     const [peer, route = ''] = lines(stdout);
-    if (!peer) return undefined;
-    const words = route.trim().split(/\s+/);
-    const after = (w: string): string | undefined => (words.includes(w) ? words[words.indexOf(w) + 1] : undefined);
-    const via = after('via');
-    const dev = after('dev');
-    return { peer: peer.trim(), ...(via ? { via } : {}), ...(dev ? { dev } : {}) };
+    return peer ? { peer: peer.trim(), ...gatewayAndDevice(route) } : undefined;
   },
 };
 

@@ -1,8 +1,8 @@
 // What was applied when, read back from the host's history directory (see staging.ts): for `rollback`
 // only, as it carries file contents. Each version is one run that changed files on this host.
 import { quote } from '../transport/quote.js';
-import { HISTORY_DIR } from '../staging.js';
-import { lines, sha256, type Fact, type FileFact } from './facts.js';
+import { HISTORY_DIR, newestVersionScript } from '../staging.js';
+import { lines, parseKeyValues, sha256, type Fact, type FileFact } from './facts.js';
 
 export interface Version {
   readonly number: number;
@@ -28,7 +28,7 @@ export function historyFact(paths: readonly string[], dir: string = HISTORY_DIR)
       for (const block of stdout.split(/^@version /m).slice(1)) {
         const [head = '', ...rest] = block.split(/^@file /m);
         const [number = '', ...info] = lines(head);
-        const kv = Object.fromEntries(info.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+        const kv = parseKeyValues(info.join('\n'));
         const sides: Record<'before' | 'after', Record<string, FileFact>> = { before: {}, after: {} };
         for (const entry of rest) {
           const [title = '', meta = '', ...body] = entry.split('\n');
@@ -48,7 +48,7 @@ export function historyFact(paths: readonly string[], dir: string = HISTORY_DIR)
 export function historyHeadFact(dir: string = HISTORY_DIR): Fact<number> {
   return {
     name: 'history-head',
-    command: `last=0; for d in ${quote(dir)}/*; do n=\${d##*/}; case $n in ''|*[!0-9]*) continue ;; esac; [ "$n" -gt "$last" ] && last=$n; done; echo "$last"`,
+    command: `${newestVersionScript(dir)}; echo "$last"`,
     parse: (stdout) => Number(stdout.trim()) || 0,
   };
 }

@@ -2,8 +2,8 @@
 // not loaded it, staging files of a run that died, and a package install dpkg did not finish. A plan
 // that ignored these would call the host "in sync" while its daemons run the old config.
 import { quote } from '../transport/quote.js';
-import { checkPath, LOCK_FILE, PENDING_DIR, stagedPath } from '../staging.js';
-import { lines, type Fact } from './facts.js';
+import { checkPath, describeLockHolder, LOCK_FILE, PENDING_DIR, stagedPath } from '../staging.js';
+import { lines, parseKeyValues, type Fact } from './facts.js';
 
 /**
  * Services with a pending-reload marker: the apply script writes one before it renames a service's
@@ -60,12 +60,12 @@ export const runLockFact: Fact<RunLockFact | undefined> = {
     'fi',
   ].join('\n'),
   parse(stdout) {
-    const kv = Object.fromEntries(lines(stdout).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const kv = parseKeyValues(stdout);
     if (!kv.script_pid) return undefined;
     // Field 22 of /proc/PID/stat is the start time; counted after the ")" that closes the command name.
     const now = kv.now_stat?.slice(kv.now_stat.lastIndexOf(')') + 2).split(' ')[19];
     return {
-      holder: `controller ${kv.controller ?? '?'} (pid ${kv.pid ?? '?'}, user ${kv.user ?? '?'}), run ${kv.run ?? '?'}, since ${kv.started ?? '?'}`,
+      holder: describeLockHolder(kv),
       alive: now !== undefined && now === kv.script_start,
     };
   },

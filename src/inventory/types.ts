@@ -88,3 +88,14 @@ export const sameRoute = (a: { to: string; via?: string; dev?: string }, b: Rout
   a.to === b.to && a.via === b.via && a.dev === b.dev;
 
 export const hasRole = (host: Host, role: Role): boolean => host.roles.includes(role);
+
+/** Every secret the inventory holds, with its key path: masked in all output, refused if it shows elsewhere. */
+export function inventorySecrets(inventory: Inventory): { readonly path: readonly string[]; readonly value: string }[] {
+  return [
+    { path: ['cluster', 'keepalived', 'authPass'], value: inventory.cluster.keepalived.authPass.value },
+    ...inventory.hosts.flatMap((h) => [
+      ...(h.ssh.password ? [{ path: ['hosts', h.name, 'ssh', 'password'], value: h.ssh.password.value }] : []),
+      ...(h.ssh.sudoPassword ? [{ path: ['hosts', h.name, 'ssh', 'sudoPassword'], value: h.ssh.sudoPassword.value }] : []),
+    ]),
+  ];
+}

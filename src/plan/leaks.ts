@@ -4,23 +4,10 @@
 // above an unmasked `a/etc/haproxy/…`). Such a value is refused before any connection opens.
 import { InventoryError, type InventoryProblem } from '../errors.js';
 import { freshHostFacts } from '../facts/gather.js';
-import { hasRole, type Inventory } from '../inventory/types.js';
+import { hasRole, inventorySecrets, type Inventory } from '../inventory/types.js';
 import { resourcesFor, type Playbook } from '../playbook/playbook.js';
 import { maskPatterns } from '../redact.js';
 import type { Resource } from '../resources/types.js';
-
-interface NamedSecret {
-  readonly path: readonly string[]; // inventory key path
-  readonly value: string;
-}
-
-function namedSecrets(inventory: Inventory): NamedSecret[] {
-  return [
-    { path: ['cluster', 'keepalived', 'authPass'], value: inventory.cluster.keepalived.authPass.value },
-    ...inventory.hosts.flatMap((h) => (h.ssh.password ? [{ path: ['hosts', h.name, 'ssh', 'password'], value: h.ssh.password.value }] : [])),
-    ...inventory.hosts.flatMap((h) => (h.ssh.sudoPassword ? [{ path: ['hosts', h.name, 'ssh', 'sudoPassword'], value: h.ssh.sudoPassword.value }] : [])),
-  ];
-}
 
 /** What the plan and reports may show of a resource: everything but the masked secret fields. */
 function plainText(r: Resource): string {
@@ -40,7 +27,7 @@ function plainText(r: Resource): string {
 
 /** Throws an InventoryError naming each secret that shows up outside its masked place. */
 export async function refuseExposedSecrets(playbook: Playbook, inventory: Inventory): Promise<void> {
-  const secrets = namedSecrets(inventory).filter((s) => s.value !== '');
+  const secrets = inventorySecrets(inventory).filter((s) => s.value !== '');
   if (secrets.length === 0) return;
   const texts: string[] = [inventory.cluster.name, ...inventory.hosts.map((h) => `${h.name} ${h.address} ${h.ssh.user}`)];
   // Every template, rendered as every kind of host sees it: each lb (their files differ in priority and
