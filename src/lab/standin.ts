@@ -1,5 +1,6 @@
 // The apiserver stand-in that `server` hosts run: NOT a kube-apiserver, just something with the same
-// health endpoints over TLS on :6443, so haproxy's checks and the VIP can be tested for real.
+// health endpoints over TLS on :6443, so haproxy's checks and the VIP can be tested for real, and a
+// never-ending /watch stream, so long-lived connections through haproxy (its timeouts, reloads) can be too.
 // python3 is in the base image; the script and unit are baked into the cached rootfs and enabled only
 // on server hosts.
 
@@ -12,9 +13,12 @@ export const STANDIN_SCRIPT = `#!/usr/bin/python3
 # apiserver stand-in for the ha-provision lab. It is NOT a Kubernetes API server: it answers
 # GET/HEAD /healthz, /readyz and /livez over HTTPS with 200 "ok" (500 while ${STANDIN_UNHEALTHY}
 # exists) and 404 for anything else, which is all a load balancer's health check looks at.
+# GET /watch streams like a Kubernetes watch: 200, no Content-Length (HTTP/1.0: the body ends when the
+# connection closes), one line "tick N" every 100 ms for as long as the client stays connected.
 import os
 import ssl
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 6443
@@ -28,7 +32,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         path = self.path.split("?", 1)[0]
-        if path in HEALTH_PATHS:
+        if path == "/watch":
+            self.watch()
+        elif path in HEALTH_PATHS:
             if os.path.exists(UNHEALTHY):
                 self.reply(500, b"unhealthy")
             else:
@@ -37,6 +43,24 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(404, b"404 page not found\\n")
 
     do_HEAD = do_GET
+
+    def watch(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        n = 0
+        try:
+            while True:
+                n += 1
+                self.wfile.write(b"tick %d\\n" % n)
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            # The client hung up (reset, broken pipe, TLS error: all OSError), or stopped reading long
+            # enough to fill the buffers and then the socket's 10 s timeout: the stream and its thread end.
+            pass
 
     def reply(self, code, body):
         self.send_response(code)
@@ -86,7 +110,7 @@ if __name__ == "__main__":
 `;
 
 export const STANDIN_UNIT_TEXT = `[Unit]
-Description=apiserver stand-in for the ha-provision lab (HTTPS :6443 /healthz /readyz /livez; not a kube-apiserver)
+Description=apiserver stand-in for the ha-provision lab (HTTPS :6443 /healthz /readyz /livez /watch; not a kube-apiserver)
 After=network.target
 
 [Service]
