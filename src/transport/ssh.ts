@@ -133,6 +133,7 @@ export const SUDO_WITH_PASSWORD = `sh -c ${quote(
 
 export class SshTransport implements Transport {
   #execCount = 0;
+  readonly #pending = new Set<() => void>(); // running commands: how to abandon each
   private constructor(
     private readonly host: Host,
     private readonly client: Client,
@@ -174,18 +175,32 @@ export class SshTransport implements Transport {
     const shell = ssh.user === 'root' ? 'sh -s' : ssh.sudoPassword ? SUDO_WITH_PASSWORD : SUDO;
     const input = ssh.user !== 'root' && ssh.sudoPassword ? `${ssh.sudoPassword.value}\n${script}` : script;
     return new Promise((resolve, reject) => {
+      // Registered before the channel opens: a host cut off may never answer the open either.
+      let closeChannel = (): void => undefined;
+      const timer = setTimeout(() => {
+        this.#pending.delete(abandon);
+        closeChannel();
+        reject(new HostError(this.host.name, `command timed out after ${ssh.commandTimeoutMs / 1000}s`));
+      }, ssh.commandTimeoutMs);
+      const abandon = (): void => {
+        clearTimeout(timer);
+        reject(new HostError(this.host.name, 'the connection was closed while a command ran'));
+      };
+      this.#pending.add(abandon);
       this.client.exec(shell, (error, channel) => {
-        if (error) return reject(new HostError(this.host.name, `exec: ${error.message}`));
+        if (error) {
+          clearTimeout(timer);
+          this.#pending.delete(abandon);
+          return reject(new HostError(this.host.name, `exec: ${error.message}`));
+        }
+        closeChannel = () => channel.close();
         const stdout: Buffer[] = [];
         const stderr: Buffer[] = [];
-        const timer = setTimeout(() => {
-          channel.close();
-          reject(new HostError(this.host.name, `command timed out after ${ssh.commandTimeoutMs / 1000}s`));
-        }, ssh.commandTimeoutMs);
         channel.on('data', (chunk: Buffer) => stdout.push(chunk));
         channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
         channel.on('close', (code: number | null, signal?: string) => {
           clearTimeout(timer);
+          this.#pending.delete(abandon);
           const result = {
             code: code ?? 255,
             stdout: Buffer.concat(stdout).toString('utf8'),
@@ -205,8 +220,19 @@ export class SshTransport implements Transport {
     });
   }
 
+  /**
+   * Ends the connection. A command still running (a host cut off, read with a deadline by a rollout's
+   * gate) is abandoned: its timer and socket would otherwise keep this process alive until they time out.
+   */
   close(): void {
+    const abandoned = [...this.#pending];
+    this.#pending.clear();
+    for (const abandon of abandoned) abandon();
     this.client.end();
     this.jump?.end();
+    if (abandoned.length > 0) {
+      this.client.destroy();
+      this.jump?.destroy();
+    }
   }
 }
