@@ -43,12 +43,23 @@ type FileChange = Extract<Change, { kind: 'file' }>;
 type ServiceChange = Extract<Change, { kind: 'service' }>;
 
 function installStep(change: Extract<Change, { kind: 'package' }>): Step {
+  const names = [...change.install, ...change.upgrade.map((u) => u.name)];
+  // apt spells a version name=VERSION, dnf and yum name-VERSION.
+  const spec = (name: string): string => (change.versions[name] === undefined ? name : `${name}${change.manager === 'apt-get' ? '=' : '-'}${change.versions[name]}`);
+  const downgrade = change.upgrade.some((u) => isOlder(u.to, u.from));
   const script =
     change.manager === 'apt-get'
       ? // --force-confold: a package upgrade never replaces a config this tool manages.
-        `apt-get update -q && ${command('apt-get', 'install', '-y', '-q', '-o', 'Dpkg::Options::=--force-confold', ...change.install)}`
-      : command(change.manager, 'install', '-y', '-q', ...change.install);
-  return { label: `install ${change.install.join(', ')}`, script };
+        `apt-get update -q && ${command('apt-get', 'install', '-y', '-q', '-o', 'Dpkg::Options::=--force-confold', ...(downgrade ? ['--allow-downgrades'] : []), ...names.map(spec))}`
+      : command(change.manager, downgrade ? 'downgrade' : 'install', '-y', '-q', ...names.map(spec));
+  const install = change.install.length > 0 ? [`install ${change.install.map(spec).join(', ')}`] : [];
+  const upgrade = change.upgrade.length > 0 ? [`change ${change.upgrade.map((u) => `${u.name} ${u.from} → ${u.to}`).join(', ')}`] : [];
+  return { label: [...install, ...upgrade].join('; '), script };
+}
+
+/** Version order good enough to tell a downgrade (dpkg's rules on digits and the rest, without epochs' subtleties). */
+export function isOlder(a: string, b: string): boolean {
+  return a.localeCompare(b, 'en', { numeric: true }) < 0;
 }
 
 function stageStep(change: FileChange): Step {

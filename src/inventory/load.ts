@@ -13,6 +13,7 @@ import path from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { InventoryError, UsageError, type InventoryProblem } from '../errors.js';
 import { formatIpv4, maskOf, parseIpv4 } from './ipv4.js';
+import { checkTimeZone, parseWindows } from '../rollout/window.js';
 import type {
   Cluster,
   HaproxyTimeouts,
@@ -466,7 +467,7 @@ function checkAuthPass(value: string): string | undefined {
 // ---------------------------------------------------------------------------------------------------
 // The schema
 
-const TOP_KEYS = ['apiVersion', 'cluster', 'ssh', 'sysctls', 'routes', 'history', 'hosts'] as const;
+const TOP_KEYS = ['apiVersion', 'cluster', 'ssh', 'sysctls', 'routes', 'history', 'packages', 'maintenance', 'hosts'] as const;
 const CLUSTER_KEYS = ['name', 'topology', 'vip', 'frontendPort', 'backendPort', 'healthCheck', 'haproxy', 'keepalived'];
 const KEEPALIVED_KEYS = ['virtualRouterId', 'authPass', 'unicast', 'check'];
 const CHECK_KEYS = ['interval', 'fall', 'rise', 'weight'];
@@ -512,10 +513,13 @@ function validate(root: unknown, ctx: Ctx, absFile: string): Inventory | undefin
   const h = mapping(ctx, top.get('history'), ['history'], ['keep'], '{ keep: 10 }');
   const keep = absent(h?.get('keep')) ? 10 : int(ctx, h?.get('keep'), ['history', 'keep'], 1, 1000);
 
+  const packages = validatePackagePins(ctx, top.get('packages'));
+  const maintenance = validateMaintenance(ctx, top.get('maintenance'));
+
   if (hosts) checkHosts(ctx, hosts);
   if (cluster && hosts) checkClusterAgainstHosts(ctx, cluster, hosts);
   if (ctx.p.count > 0 || !cluster || !hosts || keep === undefined) return undefined;
-  return { file: absFile, cluster, sysctls, routes, history: { keep }, hosts };
+  return { file: absFile, cluster, sysctls, routes, history: { keep }, packages, maintenance, hosts };
 }
 
 function validateCluster(ctx: Ctx, v: unknown): Cluster | undefined {
@@ -661,6 +665,43 @@ function validateSysctls(ctx: Ctx, v: unknown): Record<string, string> {
     if (typeof value === 'number' && Number.isInteger(value)) out[key] = String(value);
     else if (typeof value === 'string' && SYSCTL_VALUE_RE.test(value)) out[key] = value;
     else ctx.p.add(segs, `must be an integer or a plain value (letters, digits and . _ : , / + -), got ${show(value)}`);
+  }
+  return out;
+}
+
+// Versions go onto an apt-get/dnf command line: Debian/RPM version characters only.
+const PACKAGE_NAME_RE = /^[a-z0-9][a-z0-9+.-]*$/;
+const PACKAGE_VERSION_RE = /^[A-Za-z0-9][A-Za-z0-9.+~:_-]*$/;
+
+function validatePackagePins(ctx: Ctx, v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (absent(v)) return out;
+  if (!(v instanceof Map)) {
+    ctx.p.add(['packages'], `must be a mapping of package name to version like { haproxy: "2.6.12-1+deb12u4" }, got ${show(v)}`);
+    return out;
+  }
+  for (const [name, version] of v as YamlMap) {
+    const segs = ['packages', name];
+    if (!PACKAGE_NAME_RE.test(name)) ctx.p.add(segs, 'is not a package name (lower-case letters, digits and + . -)');
+    else if (typeof version === 'string' && PACKAGE_VERSION_RE.test(version)) out[name] = version;
+    else ctx.p.add(segs, `must be a version in quotes as apt or dnf spells it, like "2.6.12-1+deb12u4", got ${show(version)}`);
+  }
+  return out;
+}
+
+function validateMaintenance(ctx: Ctx, v: unknown): Inventory['maintenance'] {
+  const m = mapping(ctx, v, ['maintenance'], ['windows', 'timeZone'], '{ windows: ["Sat 02:00-04:00"], timeZone: Europe/Berlin }');
+  const raw = m?.get('windows');
+  const windows = absent(raw) ? [] : typeof raw === 'string' ? [raw] : Array.isArray(raw) && raw.every((w) => typeof w === 'string') ? (raw as string[]) : undefined;
+  if (!windows) ctx.p.add(['maintenance', 'windows'], `must be a window like "Sat 02:00-04:00" or a list of them, got ${show(raw)}`);
+  const timeZone = m?.get('timeZone');
+  if (!absent(timeZone) && typeof timeZone !== 'string') ctx.p.add(['maintenance', 'timeZone'], `must be an IANA zone like Europe/Berlin, got ${show(timeZone)}`);
+  const out = { windows: windows ?? [], ...(typeof timeZone === 'string' ? { timeZone } : {}) };
+  try {
+    if (out.windows.length > 0) parseWindows(out.windows);
+    if (out.timeZone) checkTimeZone(out.timeZone);
+  } catch (error) {
+    ctx.p.add(['maintenance'], (error as Error).message);
   }
   return out;
 }

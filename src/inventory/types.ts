@@ -80,6 +80,10 @@ export interface Inventory {
   readonly sysctls: Readonly<Record<string, string>>;
   readonly routes: readonly Route[];
   readonly history: { readonly keep: number }; // applied versions each host keeps, for rollback
+  /** Pinned package versions (name → version as the package manager spells it); others: any version. */
+  readonly packages: Readonly<Record<string, string>>;
+  /** When rollouts may run: window specs like "Sat 02:00-04:00" (empty: any time), in timeZone. */
+  readonly maintenance: { readonly windows: readonly string[]; readonly timeZone?: string };
   readonly hosts: readonly Host[]; // in file order
 }
 

@@ -54,8 +54,11 @@ export function describeChange(change: Change): string {
       return `remove ${change.paths.join(', ')} (left by an interrupted run)`;
     case 'package-repair':
       return 'finish the interrupted dpkg run (dpkg --configure -a)';
-    case 'package':
-      return `install ${change.install.join(', ')} (${change.manager})`;
+    case 'package': {
+      const install = change.install.map((n) => (change.versions[n] ? `${n} ${change.versions[n]}` : n));
+      const upgrade = change.upgrade.map((u) => `${u.name} ${u.from} → ${u.to}`);
+      return [install.length > 0 ? `install ${install.join(', ')}` : '', upgrade.length > 0 ? `change ${upgrade.join(', ')}` : ''].filter(Boolean).join('; ') + ` (${change.manager})`;
+    }
     case 'sysctl':
       return `sysctl ${change.key}: ${change.from ?? '(unset)'} → ${change.to}`;
     case 'route':

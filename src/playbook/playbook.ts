@@ -41,8 +41,23 @@ export type TaskBody =
       readonly running: boolean;
       readonly reloadOn: readonly string[];
       readonly onChange: 'reload' | 'restart';
+      /** Files that take effect only on a restart (a systemd drop-in's LimitNOFILE): restart, not onChange. */
+      readonly restartOn: readonly string[];
       readonly logFaults: readonly string[]; // POSIX EREs: logged since the last (re)load, verify fails
+      /** The package that ships it, and what its maintainer scripts do to it on an upgrade. */
+      readonly package?: string;
+      readonly onUpgrade: 'reload' | 'restart';
     };
+
+/**
+ * How a host is taken out of service before a change that interrupts it, and put back after (rollout):
+ * shell commands, run as root. For keepalived, a track_file flag that hands the VIP to a peer at once.
+ */
+export interface Drain {
+  readonly on: 'all' | 'lb' | 'server';
+  readonly run: string;
+  readonly undo: string;
+}
 
 export interface Task {
   readonly name: string;
@@ -55,6 +70,7 @@ export interface Task {
 export interface Playbook {
   readonly file: string;
   readonly tasks: readonly Task[];
+  readonly drain?: Drain;
   readonly templateDirs: readonly string[]; // searched in order
 }
 
@@ -127,14 +143,20 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
         break;
       case 'service':
         if (typeof value?.name !== 'string') fail(`${where}.service.name`, 'required');
-        if (value.onChange !== undefined && !['reload', 'restart'].includes(value.onChange as string)) fail(`${where}.service.onChange`, 'must be reload or restart');
+        for (const key of ['onChange', 'onUpgrade'] as const) {
+          if (value[key] !== undefined && !['reload', 'restart'].includes(value[key] as string)) fail(`${where}.service.${key}`, 'must be reload or restart');
+        }
+        if (value.package !== undefined && typeof value.package !== 'string') fail(`${where}.service.package`, 'must be a package name');
         body = {
           kind: 'service',
           name: value.name as string,
           running: value.running !== false,
           reloadOn: (value.reloadOn as string[] | undefined) ?? [],
           onChange: (value.onChange as 'reload' | 'restart' | undefined) ?? 'reload',
+          restartOn: (value.restartOn as string[] | undefined) ?? [],
           logFaults: (value.logFaults as string[] | undefined) ?? [],
+          ...(typeof value.package === 'string' ? { package: value.package } : {}),
+          onUpgrade: (value.onUpgrade as 'reload' | 'restart' | undefined) ?? 'restart',
         };
         break;
     }
@@ -148,8 +170,26 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
     }
   });
   const templateDirs = [...(userTemplates ? [resolve(userTemplates)] : []), join(PROJECT_ROOT, 'templates')];
-  return { file, tasks, templateDirs };
+  const drain = readDrain((doc as { drain?: unknown }).drain, fail);
+  return { file, tasks, ...(drain ? { drain } : {}), templateDirs };
 }
+
+function readDrain(raw: unknown, fail: (where: string, what: string) => never): Drain | undefined {
+  if (raw === undefined) return undefined;
+  const d = raw as Record<string, unknown>;
+  if (typeof d?.run !== 'string' || typeof d.undo !== 'string') fail('drain', 'needs run and undo (shell commands)');
+  const on = (d.on ?? 'all') as Drain['on'];
+  if (!['all', 'lb', 'server'].includes(on)) fail('drain.on', 'must be all, lb or server');
+  return { on, run: d.run as string, undo: d.undo as string };
+}
+
+/** Where a playbook drains: on this host? */
+export const drainsOn = (playbook: Playbook, host: Host): Drain | undefined =>
+  playbook.drain && (playbook.drain.on === 'all' || hasRole(host, playbook.drain.on)) ? playbook.drain : undefined;
+
+/** Pinned packages that no task of the playbook installs: a pin that would do nothing. */
+export const unusedPins = (playbook: Playbook, inventory: Inventory): string[] =>
+  Object.keys(inventory.packages).filter((name) => !playbook.tasks.some((t) => t.body.kind === 'packages' && t.body.names.includes(name)));
 
 export const builtinPlaybook = (topology: string): string => join(PROJECT_ROOT, 'playbooks', `${topology}.yaml`);
 
@@ -207,7 +247,7 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
     const body = task.body;
     switch (body.kind) {
       case 'packages':
-        resources.push({ kind: 'package', names: body.names });
+        resources.push({ kind: 'package', names: body.names, versions: Object.fromEntries(body.names.flatMap((n) => (inventory.packages[n] ? [[n, inventory.packages[n]]] : []))) });
         break;
       case 'sysctls':
         for (const { key, value } of vars.sysctls) resources.push({ kind: 'sysctl', key, value });
@@ -223,7 +263,7 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
         break;
       }
       case 'service':
-        resources.push({ kind: 'service', name: body.name, running: body.running, reloadOn: body.reloadOn, onChange: body.onChange, logFaults: body.logFaults });
+        resources.push({ kind: 'service', name: body.name, running: body.running, reloadOn: body.reloadOn, onChange: body.onChange, restartOn: body.restartOn, logFaults: body.logFaults });
         break;
       case 'file': {
         const peers = inventory.hosts.filter((h) => h.name !== host.name && appliesTo(task, h)).map((h) => h.name);

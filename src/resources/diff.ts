@@ -12,9 +12,14 @@ function diffPackage(r: ResourceOf<'package'>, facts: HostFacts, host: string): 
   // apt refuses every install until an interrupted dpkg run is finished.
   const repair: Change[] = facts.dpkgInterrupted && facts.packageManager === 'apt-get' ? [{ kind: 'package-repair' }] : [];
   const missing = r.names.filter((name) => facts.packages[name] === undefined);
-  if (missing.length === 0) return repair;
-  if (!facts.packageManager) throw new HostError(host, `no apt-get, dnf or yum found to install ${missing.join(', ')}`);
-  return [...repair, { kind: 'package', manager: facts.packageManager, install: missing }];
+  const upgrade = r.names.flatMap((name) => {
+    const [from, to] = [facts.packages[name], r.versions[name]];
+    return from !== undefined && to !== undefined && from !== to ? [{ name, from, to }] : [];
+  });
+  if (missing.length === 0 && upgrade.length === 0) return repair;
+  if (!facts.packageManager) throw new HostError(host, `no apt-get, dnf or yum found to install ${[...missing, ...upgrade.map((u) => u.name)].join(', ')}`);
+  const versions = Object.fromEntries(Object.entries(r.versions).filter(([name]) => missing.includes(name) || upgrade.some((u) => u.name === name)));
+  return [...repair, { kind: 'package', manager: facts.packageManager, install: missing, versions, upgrade }];
 }
 
 function diffSysctl(r: ResourceOf<'sysctl'>, facts: HostFacts): Change[] {
@@ -62,16 +67,18 @@ function diffService(r: ResourceOf<'service'>, facts: HostFacts, changedFiles: R
     actions.push('enable');
     why.push(state?.enabled ? `is ${state.enabled}` : 'not installed yet');
   }
-  const changed = r.reloadOn.filter((p) => changedFiles.has(p));
+  const changed = [...r.reloadOn, ...r.restartOn].filter((p) => changedFiles.has(p));
   // Files an earlier run put in place that this service never loaded (that run died or its reload failed).
   const unloaded = (facts.pendingReloads[r.name] ?? []).filter((p) => !changed.includes(p));
   const loads = [...changed, ...unloaded];
+  // A drop-in's LimitNOFILE, say, takes effect only when the service starts again.
+  const restartFor = loads.filter((p) => r.restartOn.includes(p));
   if (r.running && state?.active !== 'active') {
     actions.push('start');
     why.push(state && state.active !== 'inactive' ? `is ${state.active}` : 'not running');
   } else if (r.running && loads.length > 0) {
-    actions.push(r.onChange);
-    if (changed.length > 0) why.push(`${changed.join(', ')} changed`);
+    actions.push(restartFor.length > 0 ? 'restart' : r.onChange);
+    if (changed.length > 0) why.push(`${changed.join(', ')} changed${restartFor.length > 0 ? ` (${restartFor.join(', ')} takes effect on a restart)` : ''}`);
     if (unloaded.length > 0) why.push(`has not loaded ${unloaded.join(', ')} since an earlier run installed ${unloaded.length === 1 ? 'it' : 'them'}`);
   }
   if (actions.length === 0) return [];

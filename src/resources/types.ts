@@ -7,7 +7,7 @@ import type { Route } from '../inventory/types.js';
 export type ServiceAction = 'enable' | 'start' | 'reload' | 'restart';
 
 export type Resource =
-  | { readonly kind: 'package'; readonly names: readonly string[] }
+  | { readonly kind: 'package'; readonly names: readonly string[]; readonly versions: Readonly<Record<string, string>> }
   | { readonly kind: 'sysctl'; readonly key: string; readonly value: string }
   | { readonly kind: 'route'; readonly route: Route; readonly state: 'present' | 'absent' }
   | {
@@ -29,6 +29,7 @@ export type Resource =
       readonly running: boolean; // false: only enabled (e.g. a boot-time oneshot)
       readonly reloadOn: readonly string[]; // file paths whose change triggers onChange
       readonly onChange: 'reload' | 'restart';
+      readonly restartOn: readonly string[]; // file paths that take effect only on a restart
       readonly logFaults: readonly string[]; // logged after a (re)load: it did not load its config well
     };
 
@@ -44,7 +45,9 @@ export type Change =
   | {
       readonly kind: 'package';
       readonly manager: PackageManager;
-      readonly install: readonly string[];
+      readonly install: readonly string[]; // names not installed yet
+      readonly versions: Readonly<Record<string, string>>; // pinned versions of install and upgrade
+      readonly upgrade: readonly { readonly name: string; readonly from: string; readonly to: string }[]; // installed, another version pinned
     }
   | { readonly kind: 'sysctl'; readonly key: string; readonly from?: string; readonly to: string }
   | { readonly kind: 'route'; readonly route: Route; readonly action: 'add' | 'delete' }

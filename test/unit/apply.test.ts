@@ -48,11 +48,22 @@ describe('applySteps', () => {
   it.each<[string, Change[], [string, string][]]>([
     [
       'apt-get refreshes the index first and keeps managed configs',
-      [{ kind: 'package', manager: 'apt-get', install: ['haproxy', 'keepalived'] }],
+      [{ kind: 'package', manager: 'apt-get', install: ['haproxy', 'keepalived'], versions: {}, upgrade: [] }],
       [['install haproxy, keepalived', 'apt-get update -q && apt-get install -y -q -o Dpkg::Options::=--force-confold haproxy keepalived']],
     ],
-    ['dnf', [{ kind: 'package', manager: 'dnf', install: ['haproxy', 'keepalived', 'curl'] }], [['install haproxy, keepalived, curl', 'dnf install -y -q haproxy keepalived curl']]],
-    ['yum', [{ kind: 'package', manager: 'yum', install: ['keepalived'] }], [['install keepalived', 'yum install -y -q keepalived']]],
+    ['dnf', [{ kind: 'package', manager: 'dnf', install: ['haproxy', 'keepalived', 'curl'], versions: {}, upgrade: [] }], [['install haproxy, keepalived, curl', 'dnf install -y -q haproxy keepalived curl']]],
+    ['yum', [{ kind: 'package', manager: 'yum', install: ['keepalived'], versions: {}, upgrade: [] }], [['install keepalived', 'yum install -y -q keepalived']]],
+    [
+      'apt: a pinned upgrade names its version',
+      [{ kind: 'package', manager: 'apt-get', install: [], versions: { haproxy: '2.6.12-1+deb12u4' }, upgrade: [{ name: 'haproxy', from: '2.6.12-1+deb12u3', to: '2.6.12-1+deb12u4' }] }],
+      [['change haproxy 2.6.12-1+deb12u3 → 2.6.12-1+deb12u4', 'apt-get update -q && apt-get install -y -q -o Dpkg::Options::=--force-confold haproxy=2.6.12-1+deb12u4']],
+    ],
+    [
+      'apt: a pinned downgrade is allowed explicitly',
+      [{ kind: 'package', manager: 'apt-get', install: [], versions: { haproxy: '2.6.12-1+deb12u3' }, upgrade: [{ name: 'haproxy', from: '2.6.12-1+deb12u4', to: '2.6.12-1+deb12u3' }] }],
+      [['change haproxy 2.6.12-1+deb12u4 → 2.6.12-1+deb12u3', 'apt-get update -q && apt-get install -y -q -o Dpkg::Options::=--force-confold --allow-downgrades haproxy=2.6.12-1+deb12u3']],
+    ],
+    ['dnf: a pinned install is name-version', [{ kind: 'package', manager: 'dnf', install: ['haproxy'], versions: { haproxy: '2.4.22-3.el9' }, upgrade: [] }], [['install haproxy-2.4.22-3.el9', 'dnf install -y -q haproxy-2.4.22-3.el9']]],
     [
       'a sysctl is written to /proc/sys',
       [{ kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', from: '0', to: '1' }],
@@ -107,7 +118,7 @@ describe('applySteps', () => {
       file('/etc/haproxy/haproxy.cfg', 'x\n'),
       { kind: 'route', route: { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }, action: 'add' },
       { kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', to: '1' },
-      { kind: 'package', manager: 'apt-get', install: ['haproxy'] },
+      { kind: 'package', manager: 'apt-get', install: ['haproxy'], versions: {}, upgrade: [] },
     ]);
     expect(steps.map((s) => s.label)).toEqual([
       'check that no file changed since the plan',

@@ -99,6 +99,16 @@ describe('parseInventory: valid input', () => {
     expect(inv.hosts[2]).not.toHaveProperty('interface');
   });
 
+  it('reads package pins and maintenance windows', () => {
+    const inv = parse(edit((i) => {
+      i.packages = { haproxy: '2.6.12-1+deb12u4' };
+      i.maintenance = { windows: ['Sat 02:00-04:00', 'Sun 02:00-04:00'], timeZone: 'Europe/Berlin' };
+    }));
+    expect(inv.packages).toEqual({ haproxy: '2.6.12-1+deb12u4' });
+    expect(inv.maintenance).toEqual({ windows: ['Sat 02:00-04:00', 'Sun 02:00-04:00'], timeZone: 'Europe/Berlin' });
+    expect(parse(edit(() => undefined)).maintenance).toEqual({ windows: [] });
+  });
+
   it('keeps the hosts in file order, even names that look like numbers', () => {
     const text = stringify(base()).replace('server-2:', '"2":').replace('server-1:', '"10":');
     expect(parse(text).hosts.map((h) => h.name)).toEqual(['lb-1', 'lb-2', '10', '2']);
@@ -291,6 +301,13 @@ const invalid: [string, Inv | string, NodeJS.ProcessEnv, string, string][] = [
   ['routes not a list', edit((i) => (i.routes = { to: '10.0.0.0/8' })), ENV, 'routes', 'must be a list'],
   ['sysctl bad name', edit((i) => (i.sysctls = { IPForward: 1 })), ENV, 'sysctls.IPForward', 'not a sysctl name'],
   ['sysctl value with a space', edit((i) => (i.sysctls = { 'net.ipv4.ip_local_port_range': '1024 65000' })), ENV, 'sysctls.net.ipv4.ip_local_port_range', 'integer or a plain value'],
+  ['package pin not a mapping', edit((i) => (i.packages = ['haproxy'])), ENV, 'packages', 'mapping of package name to version'],
+  ['package pin an unquoted number', edit((i) => (i.packages = { haproxy: 2.6 })), ENV, 'packages.haproxy', 'a version in quotes'],
+  ['package pin with a shell character', edit((i) => (i.packages = { haproxy: '2.6;reboot' })), ENV, 'packages.haproxy', 'a version in quotes'],
+  ['package pin on a bad name', edit((i) => (i.packages = { HAProxy: '2.6.12-1' })), ENV, 'packages.HAProxy', 'not a package name'],
+  ['maintenance window misspelt day', edit((i) => (i.maintenance = { windows: ['Sta 02:00-04:00'] })), ENV, 'maintenance', '"Sta" is not a day'],
+  ['maintenance unknown time zone', edit((i) => (i.maintenance = { windows: 'daily 01:00-02:00', timeZone: 'Europe/Berlinn' })), ENV, 'maintenance', 'Europe/Berlinn'],
+  ['maintenance unknown key', edit((i) => (i.maintenance = { window: 'daily' })), ENV, 'maintenance.window', 'allowed here: windows, timeZone'],
   ['duplicate YAML key', stringify(base()).replace('  server-2:', '  lb-1:'), ENV, 'hosts.lb-1', 'duplicate key "lb-1"'],
   ['empty document', '', ENV, '(top level)', 'the inventory is empty'],
   ['top level a list', '- a\n- b\n', ENV, '(top level)', 'must be a mapping'],

@@ -57,7 +57,7 @@ const ROUTE = { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' };
 
 /** What the playbook asks of an lb (paths, modes and triggers as in haproxy-keepalived.yaml). */
 const LB: Resource[] = [
-  { kind: 'package', names: ['haproxy', 'keepalived', 'curl'] },
+  { kind: 'package', names: ['haproxy', 'keepalived', 'curl'], versions: {} },
   { kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', value: '1' },
   { kind: 'route', route: ROUTE, state: 'present' },
   { kind: 'file', path: '/etc/haproxy/haproxy.cfg', content: HAPROXY_CFG, mode: '0644', owner: 'root', group: 'root', validate: 'haproxy -c -q -f %s', daemonReload: false, secrets: [], peerShared: [], peers: ['lb-2'] },
@@ -74,11 +74,11 @@ const LB: Resource[] = [
     peerShared: [{ name: 'auth_pass', pattern: /auth_pass\s+(\S+)/g }, { name: 'virtual_router_id', pattern: /virtual_router_id\s+(\S+)/g }],
     peers: ['lb-2'],
   },
-  { kind: 'service', name: 'haproxy', running: true, reloadOn: ['/etc/haproxy/haproxy.cfg'], onChange: 'reload' },
-  { kind: 'service', name: 'keepalived', running: true, reloadOn: ['/etc/keepalived/keepalived.conf'], onChange: 'reload' },
+  { kind: 'service', name: 'haproxy', running: true, reloadOn: ['/etc/haproxy/haproxy.cfg'], onChange: 'reload', restartOn: [] },
+  { kind: 'service', name: 'keepalived', running: true, reloadOn: ['/etc/keepalived/keepalived.conf'], onChange: 'reload', restartOn: [] },
 ];
 /** A boot-time oneshot: only enabled, never started by the tool. */
-const ONESHOT: Resource = { kind: 'service', name: 'ha-provision-routes', running: false, reloadOn: [], onChange: 'reload' };
+const ONESHOT: Resource = { kind: 'service', name: 'ha-provision-routes', running: false, reloadOn: [], onChange: 'reload', restartOn: [] };
 
 const fileFact = (content: string, mode: string, group = 'root', owner = 'root'): FileFact => ({
   content,
@@ -263,6 +263,36 @@ describe('diffResources', () => {
   });
 });
 
+describe('pinned package versions and restart-only files', () => {
+  const converged = (over: Partial<HostFacts> = {}) =>
+    facts({ packages: { haproxy: '2.6.12-1+deb12u3', keepalived: '1:2.2.7-1+b2', curl: '7.88.1-10+deb12u12' }, ...over });
+  const pinned = (versions: Record<string, string>): Resource => ({ kind: 'package', names: ['haproxy', 'keepalived', 'curl'], versions });
+  it.each<[string, Resource, HostFacts, string[]]>([
+    ['the installed version is the pinned one: nothing to do', pinned({ haproxy: '2.6.12-1+deb12u3' }), converged(), []],
+    ['another version is pinned: the plan shows the upgrade', pinned({ haproxy: '2.6.12-1+deb12u4' }), converged(), ['change haproxy 2.6.12-1+deb12u3 → 2.6.12-1+deb12u4 (apt-get)']],
+    ['an older one is pinned: the downgrade shows too', pinned({ curl: '7.88.1-10+deb12u5' }), converged(), ['change curl 7.88.1-10+deb12u12 → 7.88.1-10+deb12u5 (apt-get)']],
+    ['a pinned package not installed yet is installed at that version', pinned({ haproxy: '2.6.12-1+deb12u4' }), converged({ packages: { keepalived: '1:2.2.7-1+b2', curl: '1' } }), ['install haproxy 2.6.12-1+deb12u4 (apt-get)']],
+    ['no pin: any installed version will do', pinned({}), converged(), []],
+  ])('%s', (_name, resource, hostFacts, expected) => {
+    expect(plan([resource], hostFacts)).toEqual(expected);
+  });
+
+  const DROP_IN = '/etc/systemd/system/haproxy.service.d/limits.conf';
+  const withDropIn = (content: string): Resource[] => [
+    { kind: 'file', path: DROP_IN, content, mode: '0644', owner: 'root', group: 'root', daemonReload: true, secrets: [], peerShared: [], peers: [] },
+    { kind: 'file', path: '/etc/haproxy/haproxy.cfg', content: HAPROXY_CFG, mode: '0644', owner: 'root', group: 'root', daemonReload: false, secrets: [], peerShared: [], peers: [] },
+    { kind: 'service', name: 'haproxy', running: true, reloadOn: ['/etc/haproxy/haproxy.cfg'], onChange: 'reload', restartOn: [DROP_IN] },
+  ];
+  const files = (dropIn: string, cfg: string) => ({ [DROP_IN]: fileFact(dropIn, '0644'), '/etc/haproxy/haproxy.cfg': fileFact(cfg, '0644') });
+  it.each<[string, HostFacts, string]>([
+    ['a changed drop-in restarts the service', facts({ files: files('LimitNOFILE=1000\n', HAPROXY_CFG), services: { haproxy: RUNNING } }), `restart haproxy (${DROP_IN} changed (${DROP_IN} takes effect on a restart))`],
+    ['a changed config alone reloads it', facts({ files: files('LimitNOFILE=2000\n', `${HAPROXY_CFG}#\n`), services: { haproxy: RUNNING } }), 'reload haproxy (/etc/haproxy/haproxy.cfg changed)'],
+    ['both: one restart loads both', facts({ files: files('LimitNOFILE=1000\n', `${HAPROXY_CFG}#\n`), services: { haproxy: RUNNING } }), `restart haproxy (/etc/haproxy/haproxy.cfg, ${DROP_IN} changed (${DROP_IN} takes effect on a restart))`],
+  ])('%s', (_name, hostFacts, expected) => {
+    expect(plan(withDropIn('LimitNOFILE=2000\n'), hostFacts).filter((l) => l.includes(' haproxy ('))).toEqual([expected]);
+  });
+});
+
 describe('fileDiff', () => {
   const noRedact = redactor([]);
   const changeOf = (path: string, content: string, before?: FileFact, secrets: RegExp[] = []): Extract<Change, { kind: 'file' }> => ({
@@ -327,7 +357,7 @@ describe('formatHostPlan', () => {
   });
 
   it('counts changes and shows each one, files with their diff', () => {
-    const text = formatHostPlan('lb-1', [{ kind: 'package', manager: 'apt-get', install: ['haproxy'] }, change(keepalivedConf(PASS, 100), keepalivedConf(PASS, 200))], redactor([PASS]));
+    const text = formatHostPlan('lb-1', [{ kind: 'package', manager: 'apt-get', install: ['haproxy'], versions: {}, upgrade: [] }, change(keepalivedConf(PASS, 100), keepalivedConf(PASS, 200))], redactor([PASS]));
     expect(text).toContain('lb-1: 2 changes\n  ~ install haproxy (apt-get)\n  ~ update /etc/keepalived/keepalived.conf\n');
     expect(text).toContain('    -    priority 100\n    +    priority 200');
   });

@@ -59,13 +59,13 @@ describe('filesAt', () => {
 describe('rollbackResources', () => {
   const file = (path: string, content: string): Resource => ({ kind: 'file', path, content, mode: '0644', owner: 'root', group: 'root', daemonReload: false, secrets: [], peerShared: [], peers: [] });
   const resources: Resource[] = [
-    { kind: 'package', names: ['haproxy'] },
+    { kind: 'package', names: ['haproxy'], versions: {} },
     { kind: 'sysctl', key: 'net.ipv4.ip_nonlocal_bind', value: '1' },
     file(CFG, 'cfg 23s (the inventory)'),
     file(CONF, 'conf p150 (the inventory)'),
     file('/etc/ha-provision/routes', 'routes'),
-    { kind: 'service', name: 'haproxy', running: true, reloadOn: [CFG], onChange: 'reload', logFaults: [] },
-    { kind: 'service', name: 'keepalived', running: true, reloadOn: [CONF], onChange: 'reload', logFaults: [] },
+    { kind: 'service', name: 'haproxy', running: true, reloadOn: [CFG], onChange: 'reload', restartOn: [], logFaults: [] },
+    { kind: 'service', name: 'keepalived', running: true, reloadOn: [CONF], onChange: 'reload', restartOn: [], logFaults: [] },
   ];
   const now = { [CFG]: fact('cfg 22s'), [CONF]: fact('conf p150') };
 
