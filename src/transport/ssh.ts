@@ -228,11 +228,13 @@ export class SshTransport implements Transport {
     const abandoned = [...this.#pending];
     this.#pending.clear();
     for (const abandon of abandoned) abandon();
-    this.client.end();
-    this.jump?.end();
+    // ssh2 destroys only a socket still writable: after end() it would wait for the peer's FIN.
     if (abandoned.length > 0) {
       this.client.destroy();
       this.jump?.destroy();
+    } else {
+      this.client.end();
+      this.jump?.end();
     }
   }
 }
