@@ -36,3 +36,8 @@ export class HostError extends Error {
 export class LabError extends Error {
   override readonly name = 'LabError';
 }
+
+/** A rollout outside its maintenance window: refused before anything changed, or stopped between hosts. Exit 4. */
+export class OutsideWindowError extends Error {
+  override readonly name = 'OutsideWindowError';
+}

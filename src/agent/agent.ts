@@ -101,10 +101,20 @@ export class HostAgent {
       throw new HostError(this.host.name, redact(`step "${step}" failed; nothing after it ran${detail ? `:\n${detail}` : ''}`));
     }
     // The same facts exec carries verify's probes, so this costs nothing extra when verifying.
-    const remaining = await this.refresh();
+    let remaining = await this.refresh();
+    // A package's maintainer script may have just reloaded its service (haproxy's postinst does): while
+    // systemd still says "reloading", read again, once a second, for at most 15 s.
+    for (let waited = 0; remaining.length > 0 && this.servicesSettling() && waited < 15; waited += 1) {
+      await new Promise((r) => setTimeout(r, 1000));
+      remaining = await this.refresh();
+    }
     if (remaining.length > 0) {
       throw new HostError(this.host.name, redact(`applied, but still not converged: ${remaining.map(describeChange).join('; ')}`));
     }
+  }
+
+  private servicesSettling(): boolean {
+    return Object.values(this.facts?.services ?? {}).some((s) => ['reloading', 'activating', 'deactivating'].includes(s.active));
   }
 
   /**
@@ -129,6 +139,12 @@ export class HostAgent {
     }
     const step = steps[outcome.failedStep ?? 0]?.label ?? 'restore';
     return `Restoring the previous version failed too, at step "${step}": ${withRealPaths(outcome.output ?? '', changes).trim()}`;
+  }
+
+  /** Runs a playbook-declared command (a drain, say) in one exec; throws with its output if it fails. */
+  async command(script: string, what: string): Promise<void> {
+    const result = await (await this.transport()).exec(script);
+    if (result.code !== 0) throw new HostError(this.host.name, `${what} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim().slice(0, 500)}`);
   }
 
   /** One apply exec: the changes as one script, and what its markers say. */

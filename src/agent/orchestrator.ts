@@ -16,6 +16,7 @@ import { HostError } from '../errors.js';
 import { HostAgent, sshConnector, type Connector } from './agent.js';
 import type { Retarget } from '../resources/types.js';
 import type { RunIdentity } from '../apply/script.js';
+import { parallel, type Fleet, type Strategy, type StrategyOutcome } from './strategy.js';
 
 export type HostStatus = 'in-sync' | 'pending' | 'changed' | 'failed';
 
@@ -33,6 +34,8 @@ export interface RunReport {
   readonly hosts: readonly HostReport[];
   readonly checks: readonly Check[];
   readonly aborted: boolean; // the user declined the plan
+  readonly order?: readonly string[]; // a rolling strategy's order of work, as shown with the plan
+  readonly rollout?: StrategyOutcome; // its timeline, and where it stopped
 }
 
 export interface Progress {
@@ -49,8 +52,12 @@ export interface RunOptions {
   readonly limit?: readonly string[];
   readonly connector?: Connector;
   readonly progress?: Progress;
-  /** Asked once with the full plan before anything changes; false aborts. Not asked if a host failed to plan. */
-  readonly confirm?: (plan: readonly HostReport[]) => Promise<boolean>;
+  /** Asked once with the full plan (and the strategy's order) before anything changes; false aborts. Not asked if a host failed to plan. */
+  readonly confirm?: (plan: readonly HostReport[], order: readonly string[]) => Promise<boolean>;
+  /** How the planned hosts are changed: all at once (default) or rolling. */
+  readonly strategy?: Strategy;
+  /** A saved plan's check: throws (naming host and file) when the fresh plan is not the one approved. */
+  readonly expectPlan?: (plan: readonly HostReport[]) => void;
   /** How long verification waits for the VIP to settle (keepalived elects within seconds). */
   readonly settleMs?: number;
   readonly preflight?: PreflightOptions;
@@ -82,11 +89,11 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
   const inRun = (name: string): boolean => !options.limit || options.limit.includes(name);
   const connector = options.connector ?? sshConnector;
   const agents = inventory.hosts.filter((h) => inRun(h.name)).map((h) => new HostAgent(inventory, playbook, h, connector, options.preflight, options.retarget));
-  // The VIP is a property of every lb: verify reads the lbs a --limit leaves out too, read-only.
-  const observers = options.verify
-    ? inventory.hosts.filter((h) => !inRun(h.name) && hasRole(h, 'lb')).map((h) => new HostAgent(inventory, playbook, h, connector))
-    : [];
+  // The VIP is a property of every lb: verify and a rollout's gates read the lbs a --limit leaves out
+  // too, read-only (an agent connects only when first used).
+  const observers = inventory.hosts.filter((h) => !inRun(h.name) && hasRole(h, 'lb')).map((h) => new HostAgent(inventory, playbook, h, connector));
   const limit = pLimit(Math.max(1, options.concurrency));
+  const strategy = options.strategy ?? parallel;
   const identity = runIdentity(options.forceUnlock);
   const errors = new Map<string, string>();
   const applied = new Map<string, readonly Change[]>();
@@ -133,25 +140,39 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     // Half a fleet is not changed on a plan that could not see the other half (an lb left on an
     // old keepalived config beside a new one is how a VIP gets lost).
     const unplanned = planned.some((r) => r.status === 'failed');
-    if (options.apply && (unplanned || (anyChange && options.confirm && !(await options.confirm(planned))))) {
-      return { hosts: planned, checks: [], aborted: true };
-    }
     // One run, one history number on every host it changes: past the newest any of them has.
     const version = Math.max(0, ...agents.map((a) => a.facts?.historyHead ?? 0)) + 1;
+    const fleet: Fleet = {
+      inventory,
+      playbook,
+      agents,
+      observers,
+      concurrency: options.concurrency,
+      step: (host, text) => progress.step(host, text),
+      failed: (host) => errors.has(host),
+      errorOf: (host) => errors.get(host),
+      applyHost: async (agent) => {
+        let ok = false;
+        await guarded(agent, async () => {
+          progress.step(agent.host.name, `applying ${agent.changes.length} change(s)`);
+          const changes = agent.changes;
+          await agent.apply(redact, { ...identity, version });
+          applied.set(agent.host.name, changes);
+          ok = true;
+        });
+        return ok;
+      },
+    };
+    // A rolling strategy's order reads every lb (who holds the VIP): only when something is to change.
+    const order = anyChange && !unplanned ? await strategy.preview(fleet).catch((e: Error) => [`cannot order the rollout: ${redact(e.message)}`]) : [];
+    if (options.expectPlan && !unplanned) options.expectPlan(planned);
+    if (options.apply && (unplanned || (anyChange && options.confirm && !(await options.confirm(planned, order))))) {
+      return { hosts: planned, checks: [], aborted: true, ...(order.length ? { order } : {}) };
+    }
+    let outcome: StrategyOutcome | undefined;
     if (options.apply) {
       progress.phase?.('apply');
-      await Promise.all(
-        agents
-          .filter((a) => !errors.has(a.host.name) && a.changes.length > 0)
-          .map((agent) =>
-            guarded(agent, async () => {
-              progress.step(agent.host.name, `applying ${agent.changes.length} change(s)`);
-              const changes = agent.changes;
-              await agent.apply(redact, { ...identity, version });
-              applied.set(agent.host.name, changes);
-            }),
-          ),
-      );
+      outcome = await strategy.apply(fleet);
     }
     if (options.verify) progress.phase?.('verify');
     // After an lb changed, the holder must stay put for a while: a split pair only shows seconds later.
@@ -160,7 +181,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const checks = options.verify ? await verify(inventory, agents, observers, errors, settle, guarded) : [];
     const hostsReport = agents.map(report);
     for (const r of hostsReport) progress.done(r.host, r);
-    return { hosts: hostsReport, checks, aborted: false };
+    return { hosts: hostsReport, checks, aborted: false, ...(order.length ? { order } : {}), ...(strategy.name === 'rolling' && outcome ? { rollout: outcome } : {}) };
   } finally {
     for (const agent of [...agents, ...observers]) agent.close();
   }

@@ -5,93 +5,22 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pLimit from 'p-limit';
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { InventoryError, LabError, UsageError, HostError } from '../errors.js';
+import { InventoryError, LabError, UsageError, HostError, OutsideWindowError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
-import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor, type Playbook } from '../playbook/playbook.js';
+import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor, unusedPins, type Playbook } from '../playbook/playbook.js';
 import { run, secretsOf, type HostReport, type RunReport } from '../agent/orchestrator.js';
 import { redactor } from '../redact.js';
 import { refuseExposedSecrets } from '../plan/leaks.js';
-import { factsSummary, failures, formatChecks, formatPlan, formatSummary, jsonError, jsonReport, painter, useColour } from './output.js';
+import { factsSummary, failures, formatChecks, formatPlan, formatSummary, formatTimeline, formatWhereStopped, jsonError, jsonReport, painter, useColour } from './output.js';
+import { planDrift, readPlan, savePlan, writePlan } from '../plan/saved.js';
+import { rolloutStrategy } from './rollout.js';
+import { HELP } from './help.js';
 import { plainProgress } from './progress.js';
 import { rollbackTo, type Target } from '../plan/rollback.js';
 import { askSecret, asksFirst, confirmOnTty } from './confirm.js';
 import { HostAgent } from '../agent/agent.js';
 import { freshHostFacts } from '../facts/gather.js';
-
-const HELP: Record<string, string> = {
-  main: `ha-provision — a highly available virtual IP (haproxy + keepalived) in front of Kubernetes API servers
-
-Usage: ha-provision <command> [options]
-
-Commands:
-  up <inventory.yaml>       converge every host; shows the plan, asks on a TTY, applies, verifies
-  rollback <inventory.yaml> [--to N]   put the config files back as a recorded version had them
-  plan <inventory.yaml>     what up would change, with diffs; changes nothing (exit 0 in sync, 2 pending)
-  verify <inventory.yaml>   nc/curl checks through the VIP and on the lbs
-  facts <inventory.yaml>    what the hosts look like now
-  render <inventory.yaml> --out DIR   the rendered configs per host, no SSH
-  lab up|down|status|stop|start|partition|heal|exec   a local fleet of real test hosts (root, Linux)
-
-Options: --help on every command, --version, --ask-sudo-password (one prompt per run, for non-root users
-whose sudo asks; or ssh.sudoPassword: { env: NAME }). Exit codes: 0 ok, 1 error, 2 changes pending (plan).
-Colour only on a TTY and never with NO_COLOR.`,
-  up: `Usage: ha-provision up <inventory.yaml> [options]
-
-Reads every host (one SSH connection each), prints the plan, asks for confirmation on a TTY (outside a
-terminal it refuses without --yes), applies
-(files validated on the host before they replace anything; haproxy reloaded, never restarted, when its
-config changes), then verifies through the VIP.
-
-Options:
-  --dry-run            plan only (same as \`plan\`)
-  --yes                do not ask before applying
-  --limit a,b          only these hosts
-  --concurrency N      hosts worked on at once (default 20)
-  --json               machine-readable report on stdout
-  --no-verify          skip the checks at the end
-  --playbook FILE      your own playbook instead of playbooks/<topology>.yaml
-  --templates DIR      templates here shadow the built-in ones, file by file
-  --allow-ssh-path-change   apply a route that changes how a host reaches this machine (refused otherwise)
-  --force-unlock       apply even where another run's lock is held: its apply script is stopped first
-
-One run at a time per host: an apply holds a lock on the host (flock on /run/ha-provision.lock) naming
-its controller, pid, user and start. up refuses a host whose lock is held, naming the holder; a lock left
-by a run killed outright is taken over, and said so. A file edited between plan and apply stops that host.
-
-With --limit, a change its peers must share (keepalived's auth_pass, virtual_router_id, advert_int,
-unicast peers) is refused unless every lb is in the limit; verify still reads every lb.
---json is an output format: on a TTY, up still asks unless --yes.`,
-  plan: `Usage: ha-provision plan <inventory.yaml> [--limit a,b] [--concurrency N] [--json] [--playbook FILE] [--templates DIR] [--allow-ssh-path-change]
-
-Per host: packages to install, sysctls old → new, routes to add, unified diffs of every file (content,
-owner and mode), what will be started or reloaded — including services that never loaded files an
-interrupted run installed — and staging files such a run left behind. Takes no lock, and says when a run
-is in progress on a host (or left a stale lock). Changes nothing. Secrets are masked.
-Exit 0 when every host is in sync, 2 when changes are pending, 1 on any error.`,
-  rollback: `Usage: ha-provision rollback <inventory.yaml> [--to N] [--limit a,b] [--dry-run] [--yes] [--json] [--no-verify]
-
-Lists what was applied when on each host (every run that changed files is a numbered version, kept on the
-host under /var/lib/ha-provision/history: who, when, and each file before and after), then puts the config
-files that services load back as they were after version N (--to N; 0 is before the first kept version),
-or as they were before the last version. Same plan, confirmation, lock, validation, reload checks and
-verify as up. Packages, sysctls and routes follow the inventory, not the history. The rollback is itself a
-new version; up puts the inventory back. The last 10 versions are kept (history.keep in the inventory).`,
-  verify: `Usage: ha-provision verify <inventory.yaml> [--limit a,b] [--json]
-
-Checks: TCP and HTTPS through the VIP from this machine, exactly one lb holds the VIP (every lb is read,
-also those outside --limit), every lb reaches every backend, haproxy and keepalived active, and keepalived
-logged no fault (such as a disabled track script) since its last (re)load. Exit 0 when all pass, 1 otherwise.`,
-  facts: `Usage: ha-provision facts <inventory.yaml> [--limit a,b] [--json]
-
-What each host looks like now: OS, package manager, managed packages, sysctls, routes, addresses, managed
-files (hash, owner, mode) and services. One SSH exec per host. A file that holds a secret shows the hash of
-its masked text (maskedSha256), never a plain hash that would let a guess of the secret be confirmed.`,
-  render: `Usage: ha-provision render <inventory.yaml> --out DIR [--family debian|rhel] [--playbook FILE] [--templates DIR]
-
-Writes every host's rendered files to DIR/<host>/<path> without connecting anywhere. Files hold secrets
-(keepalived auth_pass): DIR is created private (0700).`,
-};
 
 const COMMON: ParseArgsConfig['options'] = {
   help: { type: 'boolean', short: 'h' },
@@ -105,11 +34,14 @@ const COMMON: ParseArgsConfig['options'] = {
 
 const PLANNING: ParseArgsConfig['options'] = { ...COMMON, 'allow-ssh-path-change': { type: 'boolean' } };
 
+const APPLYING: ParseArgsConfig['options'] = { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' }, plan: { type: 'string' } };
+
 const OPTIONS: Record<string, ParseArgsConfig['options']> = {
-  up: { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' } },
-  plan: PLANNING,
+  up: APPLYING,
+  rollout: { ...APPLYING, batch: { type: 'string' }, pause: { type: 'string' }, window: { type: 'string' }, tz: { type: 'string' }, 'wait-for-window': { type: 'boolean' } },
+  plan: { ...PLANNING, out: { type: 'string' } },
   rollback: { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' }, to: { type: 'string' } },
-  verify: COMMON,
+  verify: { ...COMMON, failover: { type: 'boolean' }, 'failover-backends': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
   facts: COMMON,
   render: { ...COMMON, out: { type: 'string' }, family: { type: 'string' } },
 };
@@ -147,13 +79,17 @@ async function prepare(values: Values, positionals: string[], command: string): 
   const playbookFile = typeof values.playbook === 'string' ? resolve(values.playbook) : builtinPlaybook(inventory.cluster.topology);
   const playbook = await loadPlaybook(playbookFile, typeof values.templates === 'string' ? values.templates : undefined);
   await refuseExposedSecrets(playbook, inventory);
+  const unused = unusedPins(playbook, inventory);
+  if (unused.length > 0) {
+    throw new UsageError(`${inventory.file}: packages: ${unused.join(', ')}: no task of ${playbook.file} installs ${unused.length === 1 ? 'it' : 'them'}, so a pin would do nothing`);
+  }
   const limit = typeof values.limit === 'string' ? values.limit.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   const unknown = limit?.filter((name) => !inventory.hosts.some((h) => h.name === name)) ?? [];
   if (unknown.length > 0) throw new UsageError(`--limit: no host named ${unknown.join(', ')} in ${inventory.file}; hosts: ${inventory.hosts.map((h) => h.name).join(', ')}`);
   return { inventory, playbook, hosts: { concurrency, ...(limit ? { limit } : {}) } };
 }
 
-type Mode = 'plan' | 'up' | 'rollback';
+type Mode = 'plan' | 'up' | 'rollback' | 'rollout';
 
 /** rollback --to N (a version number ≥ 0), or the version before the last. */
 function rollbackTarget(values: Values): Target {
@@ -166,15 +102,17 @@ function rollbackTarget(values: Values): Target {
 async function planOrUp(command: Mode, values: Values, positionals: string[]): Promise<number> {
   const apply = command !== 'plan' && !values['dry-run'];
   const retarget = command === 'rollback' ? rollbackTo(rollbackTarget(values)) : undefined;
+  // A saved plan was reviewed when it was saved (terraform's apply PLANFILE): it is not asked again.
+  const saved = typeof values.plan === 'string' ? await readPlan(resolve(values.plan)) : undefined;
   // Nobody is there to read the plan: a pipeline must say --yes (terraform's rule).
-  if (apply && !values.yes && !(process.stdin.isTTY && process.stderr.isTTY)) {
+  if (apply && !values.yes && !saved && !(process.stdin.isTTY && process.stderr.isTTY)) {
     throw new UsageError(`${command} changes hosts and no terminal is here to confirm the plan: review it with \`${command === 'up' ? 'ha-provision plan' : 'ha-provision rollback --dry-run'}\`, then pass --yes`);
   }
   const { inventory, playbook, hosts } = await prepare(values, positionals, command);
   const redact = redactor(secretsOf(inventory));
   const paint = painter(useColour(process.stdout) && !values.json);
   const json = Boolean(values.json);
-  const interactive = asksFirst({ tty: Boolean(process.stdin.isTTY && process.stderr.isTTY), yes: Boolean(values.yes) });
+  const interactive = asksFirst({ tty: Boolean(process.stdin.isTTY && process.stderr.isTTY), yes: Boolean(values.yes || saved) });
   // With --json, stdout carries only the report: the plan shown before the question goes to stderr.
   const log = (text: string): void => void (json ? process.stderr : process.stdout).write(`${text}\n`);
   const progress = json
@@ -182,21 +120,34 @@ async function planOrUp(command: Mode, values: Values, positionals: string[]): P
     : process.stderr.isTTY
       ? (await import('./progressTty.js')).ttyProgress(inventory, hosts.limit)
       : plainProgress((l) => process.stderr.write(`${l}\n`));
+  const strategy = command === 'rollout' ? await rolloutStrategy(values, inventory, log, apply) : undefined;
+  const expectPlan = saved && ((plan: readonly HostReport[]) => {
+    const drift = planDrift(saved, plan, secretsOf(inventory), redact);
+    if (drift.length > 0) throw new UsageError(`${String(values.plan)}: the hosts are not as the saved plan saw them; nothing was changed:\n  ${drift.join('\n  ')}`);
+  });
   const report = await run(inventory, playbook, {
     ...hosts,
     apply,
+    ...(strategy ? { strategy } : {}),
+    ...(expectPlan ? { expectPlan } : {}),
     verify: apply && !values['no-verify'],
     ...(progress ? { progress } : {}),
     ...(values['allow-ssh-path-change'] ? { preflight: { allowSshPathChange: true } } : {}),
     ...(values['force-unlock'] ? { forceUnlock: true } : {}),
     ...(retarget ? { retarget } : {}),
-    confirm: async (plan: readonly HostReport[]) => {
+    confirm: async (plan: readonly HostReport[], order: readonly string[]) => {
       if (json && !interactive) return true;
       log(formatPlan(plan, redact, paint));
+      if (order.length > 0) log(`\nRollout order:\n${order.map((l) => `  ${redact(l)}`).join('\n')}`);
       return interactive ? confirmOnTty(`\nApply these changes to ${plan.filter((h) => h.status === 'pending').length} host(s)? [y/N] `) : true;
     },
   });
   await progress?.close?.();
+  if (typeof values.out === 'string') {
+    const text = formatPlan(report.hosts, redact, painter(false));
+    await writePlan(resolve(values.out), savePlan(report.hosts, { cluster: inventory.cluster.name, inventory: inventory.file, secrets: secretsOf(inventory), redact, text }));
+    log(`plan saved to ${values.out}: apply exactly this plan with \`ha-provision up|rollout ${positionals[0]} --plan ${values.out}\``);
+  }
   return finish(command, report, redact, paint, json, apply);
 }
 
@@ -210,6 +161,8 @@ function finish(command: Mode | 'verify', report: RunReport, redact: ReturnType<
     const out: string[] = [];
     const planShown = apply && !(report.aborted && failed.length > 0); // up printed it before asking
     if (command !== 'verify' && !planShown) out.push(formatPlan(report.hosts, redact, paint), '');
+    if (!apply && report.order?.length) out.push('Rollout order:', ...report.order.map((l) => `  ${redact(l)}`), '');
+    if (report.rollout?.timeline.length) out.push('Timeline:', formatTimeline(report.rollout, redact, paint), '');
     if (report.aborted) {
       out.push(failed.length > 0 ? 'Aborted: some hosts could not be planned, so nothing was changed.' : 'Aborted: nothing was changed.');
     }
@@ -218,16 +171,44 @@ function finish(command: Mode | 'verify', report: RunReport, redact: ReturnType<
     if (notes.length > 0) out.push('', paint.yellow('Notes:'), ...notes);
     if (report.checks.length > 0) out.push('', formatChecks(report.checks, paint));
     if (failed.length > 0 && (apply || command === 'verify')) out.push('', paint.red('Failed:'), ...failed);
+    const where = formatWhereStopped(report);
+    if (where.length) out.push('', ...where.map((l, i) => (i === 0 ? paint.red(l) : l)));
     process.stdout.write(`${out.join('\n')}\n`);
   }
-  if (failed.length > 0 || checksFailed || report.aborted) return 1;
+  if (report.rollout?.stopped?.reason === 'window' && failed.length === 0) return 4;
+  if (failed.length > 0 || checksFailed || report.aborted || report.rollout?.stopped) return 1;
   return !apply && command !== 'verify' && pending ? 2 : 0;
 }
 
 async function verifyCommand(values: Values, positionals: string[]): Promise<number> {
+  const failover = Boolean(values.failover || values['failover-backends']);
+  if (failover && values.limit !== undefined) throw new UsageError('--failover drills the whole fleet: it cannot be combined with --limit');
+  // The drill disturbs the live VIP: like up, it asks on a terminal and needs --yes elsewhere.
+  const tty = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  if (failover && !values.yes && !tty) throw new UsageError('verify --failover disturbs the live VIP and no terminal is here to confirm it: pass --yes');
   const { inventory, playbook, hosts } = await prepare(values, positionals, 'verify');
   const report = await run(inventory, playbook, { ...hosts, apply: false, verify: true, settleMs: 0 });
-  return finish('verify', report, redactor(secretsOf(inventory)), painter(useColour(process.stdout) && !values.json), Boolean(values.json), false);
+  const redact = redactor(secretsOf(inventory));
+  const json = Boolean(values.json);
+  if (!failover) return finish('verify', report, redact, painter(useColour(process.stdout) && !json), json, false);
+  const { formatDrill, runDrill } = await import('../verify/drill.js');
+  // The ordinary checks first: printed now (a human sees them before the question), or kept for the JSON.
+  const code = json
+    ? failures(report).length > 0 || report.checks.some((c) => !c.ok) ? 1 : 0
+    : finish('verify', report, redact, painter(useColour(process.stdout)), false, false);
+  const interactive = asksFirst({ tty, yes: Boolean(values.yes) });
+  const drill = await runDrill(inventory, {
+    backends: Boolean(values['failover-backends']),
+    log: (line) => process.stderr.write(`${redact(line)}\n`),
+    ...(interactive ? { confirm: (what: string) => confirmOnTty(`\n${what}\nRun the failover drill? [y/N] `) } : {}),
+  });
+  if (json) {
+    const document = { ...(JSON.parse(jsonReport(report, redact, 'verify')) as { ok: boolean }), failover: drill };
+    process.stdout.write(`${redact(JSON.stringify({ ...document, ok: document.ok && drill.ok }, null, 2))}\n`);
+  } else {
+    process.stdout.write(`\n${redact(formatDrill(drill))}\n`);
+  }
+  return code !== 0 || !drill.ok ? 1 : 0;
 }
 
 async function factsCommand(values: Values, positionals: string[]): Promise<number> {
@@ -308,6 +289,8 @@ async function main(argv: string[]): Promise<number> {
       return planOrUp(values['dry-run'] ? 'plan' : 'up', values, positionals);
     case 'rollback':
       return planOrUp('rollback', values, positionals);
+    case 'rollout':
+      return planOrUp('rollout', values, positionals);
     case 'plan':
       return planOrUp('plan', values, positionals);
     case 'verify':
@@ -326,10 +309,10 @@ main(argv).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const known = error instanceof InventoryError || error instanceof UsageError || error instanceof LabError || error instanceof HostError;
+    const known = error instanceof InventoryError || error instanceof UsageError || error instanceof LabError || error instanceof HostError || error instanceof OutsideWindowError;
     // With --json every outcome is one JSON document on stdout, errors before any host was read included.
     if (argv.includes('--json') && argv[0] !== 'lab') process.stdout.write(`${jsonError(argv[0] ?? '', error)}\n`);
     process.stderr.write(known ? `ha-provision: ${(error as Error).message}\n` : `ha-provision: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
-    process.exitCode = 1;
+    process.exitCode = error instanceof OutsideWindowError ? 4 : 1;
   },
 );

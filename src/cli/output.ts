@@ -1,5 +1,6 @@
 // Everything the CLI prints about a run: plans, the summary table, checks, the JSON report.
 import type { Check } from '../verify/verify.js';
+import type { StrategyOutcome } from '../agent/strategy.js';
 import type { HostReport, RunReport } from '../agent/orchestrator.js';
 import { describeChange, fileDiff, formatHostPlan } from '../plan/format.js';
 import { maskPatterns, type Redactor } from '../redact.js';
@@ -50,12 +51,16 @@ export function failures(report: RunReport): string[] {
 }
 
 /** The machine-readable report: changes as summaries and redacted diffs, never raw file contents. */
-export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | 'up' | 'rollback' | 'verify'): string {
+export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | 'up' | 'rollback' | 'rollout' | 'verify'): string {
   return JSON.stringify(
     {
       mode,
-      ok: report.hosts.every((h) => !h.error) && report.checks.every((c) => c.ok) && !report.aborted,
+      ok: report.hosts.every((h) => !h.error) && report.checks.every((c) => c.ok) && !report.aborted && !report.rollout?.stopped,
       aborted: report.aborted,
+      ...(report.order ? { order: report.order.map(redact) } : {}),
+      ...(report.rollout
+        ? { timeline: report.rollout.timeline.map((e) => ({ ...e, detail: redact(e.detail) })), ...(report.rollout.stopped ? { stopped: { ...report.rollout.stopped, detail: redact(report.rollout.stopped.detail) } } : {}) }
+        : {}),
       hosts: report.hosts.map((h) => ({
         host: h.host,
         status: h.status,
@@ -77,6 +82,29 @@ export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | '
 }
 
 /** An error as the one JSON document --json promises: what kind, the message, and each inventory problem. */
+/** A rollout's steps as they happened: seconds since its start, host, step, what it found. */
+export function formatTimeline(outcome: StrategyOutcome, redact: Redactor, paint: Paint): string {
+  const width = Math.max(0, ...outcome.timeline.map((e) => (e.host ?? '').length));
+  return outcome.timeline
+    .map((e) => `${`+${e.seconds.toFixed(1)}s`.padStart(8)}  ${(e.host ?? '').padEnd(width)}  ${(e.ok ? paint.green : paint.red)(e.step.padEnd(7))}  ${redact(e.detail)}`)
+    .join('\n');
+}
+
+/** After a rollout that stopped: which hosts run the new config and which the old. */
+export function formatWhereStopped(report: RunReport): string[] {
+  const stopped = report.rollout?.stopped;
+  if (!stopped) return [];
+  const names = (status: string[]) => report.hosts.filter((h) => status.includes(h.status)).map((h) => h.host);
+  const done = names(['changed', 'in-sync']);
+  const old = names(['pending', 'failed']);
+  return [
+    `Rollout stopped: ${stopped.detail}`,
+    `  on the new config: ${done.join(', ') || 'none'}`,
+    `  still on the old config: ${old.join(', ') || 'none'}${names(['failed']).length ? ` (${names(['failed']).join(', ')} failed and ${names(['failed']).length === 1 ? 'was' : 'were'} restored where a service could not load the change)` : ''}`,
+    stopped.reason === 'window' ? '  The next rollout (in the next window) continues from here.' : '  Fix the cause and run rollout again: converged hosts have nothing to change.',
+  ];
+}
+
 export function jsonError(mode: string, error: unknown): string {
   const kind =
     error instanceof InventoryError ? 'inventory' : error instanceof UsageError ? 'usage' : error instanceof HostError ? 'host' : error instanceof LabError ? 'lab' : 'unexpected';

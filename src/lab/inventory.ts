@@ -33,6 +33,9 @@ export function renderInventory(p: InventoryInput): string {
     `    virtualRouterId: ${p.virtualRouterId}`,
     '    authPass: labpass1',
     '    unicast: false',
+    // Checked every 2 s, down after 2 failures: a dead haproxy hands the VIP over within about 5 s, so the
+    // failover drill and the tests see failovers quickly (the tool's default is 3 s × 3).
+    '    check: { interval: 2, fall: 2, rise: 2 }',
     'ssh:',
     '  user: root',
     '  port: 22',

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { labExec, labHeal, labPartition } from '../../src/lab/index.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
-import { cli, expectOneStableHolder, httpsGet, labSuite, onHost, startTestLab, type CliResult } from './harness.js';
+import { startProbe } from '../../src/verify/probe.js';
+import { cli, expectOneStableHolder, labSuite, onHost, startTestLab, type CliResult } from './harness.js';
 
 const NAME = 'e2efault';
 const SUBNET = '10.213.55.0/24';
@@ -47,29 +48,6 @@ const waitFor = async (what: () => Promise<boolean>, ms = 30_000): Promise<boole
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (await what()) return true;
   return false;
 };
-
-/** HTTPS requests through the VIP, each on a new connection, `perSecond` a second until stopped. */
-function probe(perSecond: number): { stop: () => Promise<{ sent: number; failed: number; errors: string[] }> } {
-  let sent = 0;
-  const errors: string[] = [];
-  const pending: Promise<void>[] = [];
-  const timer = setInterval(() => {
-    sent += 1;
-    pending.push(
-      httpsGet(`https://${VIP}:6443/healthz`, { timeoutMs: 3_000 }).then(
-        (r) => void (r.status === 200 ? undefined : errors.push(`${r.status} ${r.body}`)),
-        (e: Error) => void errors.push(e.message),
-      ),
-    );
-  }, 1000 / perSecond);
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await Promise.all(pending);
-      return { sent, failed: errors.length, errors };
-    },
-  };
-}
 
 labSuite('safe under faults and concurrency, against real hosts', () => {
   beforeAll(async () => {
@@ -177,7 +155,7 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
     // Another process holds 7443 on lb-2 only.
     await sh(lb2, `nohup python3 -c 'import socket, time; s = socket.socket(); s.bind(("0.0.0.0", 7443)); s.listen(); time.sleep(300)' >/dev/null 2>&1 & echo $! > /run/test-occupier.pid`);
     const before = await sh(lb2, 'sha256sum /etc/haproxy/haproxy.cfg');
-    const requests = probe(10);
+    const requests = startProbe({ address: VIP, port: 6443, path: '/healthz' }, 10, 3_000);
     await new Promise((r) => setTimeout(r, 1_000));
     const up = await cli(['up', inventory, '--yes', '--templates', templates]);
     await new Promise((r) => setTimeout(r, 1_000));
@@ -191,7 +169,7 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
       expect(await sh(lb2, 'sha256sum /etc/haproxy/haproxy.cfg')).toBe(before);
       expect(await sh(lb2, 'ss -ltn')).toMatch(/:6443\s/);
       expect(seen.sent).toBeGreaterThanOrEqual(30);
-      expect(seen.errors).toEqual([]);
+      expect(seen.failures).toEqual([]);
       const plan = await cli(['plan', inventory, '--templates', templates, '--limit', lb2]);
       expect(plan.stdout).toContain('~ update /etc/haproxy/haproxy.cfg'); // still to do, once the port is free
     } finally {
