@@ -117,7 +117,7 @@ async function planOrUp(command: Mode, values: Values, positionals: string[]): P
   const log = (text: string): void => void (json ? process.stderr : process.stdout).write(`${text}\n`);
   const progress = json
     ? undefined
-    : process.stderr.isTTY
+    : process.stderr.isTTY && command !== 'rollout' // a rollout's steps read best as lines, as they happen
       ? (await import('./progressTty.js')).ttyProgress(inventory, hosts.limit)
       : plainProgress((l) => process.stderr.write(`${l}\n`));
   const strategy = command === 'rollout' ? await rolloutStrategy(values, inventory, log, apply) : undefined;

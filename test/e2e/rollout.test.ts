@@ -11,7 +11,7 @@ import { labHeal, labPartition } from '../../src/lab/index.js';
 import { labPackageVersions } from '../../src/lab/image.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
 import { startProbe, type Probe } from '../../src/verify/probe.js';
-import { cli, expectOneStableHolder, labSuite, onHost, startTestLab, type CliResult } from './harness.js';
+import { cli, expectOneStableHolder, labSuite, onHost, startTestLab, vipHolders, type CliResult } from './harness.js';
 
 const NAME = 'e2eroll';
 const SUBNET = '10.213.56.0/24';
@@ -84,6 +84,19 @@ function watch(): { lines: () => number; broken: () => string | undefined; close
   return { lines: () => lines, broken: () => broken, close: () => req.destroy() };
 }
 
+/** Samples who holds the VIP (on both lbs, as `ip addr` shows it) every 200 ms until stopped. */
+function sampleHolders(): { stop: () => Promise<string[][]> } {
+  const samples: string[][] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      samples.push(await vipHolders(NAME, LBS, VIP));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return { stop: async () => ((running = false), await loop, samples) };
+}
+
 type Timeline = { at: string; host?: string; step: string; ok: boolean; detail: string }[];
 const timelineOf = (result: CliResult): Timeline => (JSON.parse(result.stdout) as { timeline: Timeline }).timeline;
 
@@ -100,7 +113,11 @@ labSuite('rolling updates through a live VIP, against real hosts', () => {
     const stream = watch();
     await new Promise((r) => setTimeout(r, 500));
     const file = inventory({ file: 'r1.yaml', servers3: true, clientTimeout: 50, authPass: 'r0tated1' });
+    const holders = sampleHolders();
     const { result, sent, failed, failures } = await probed(['rollout', file, '--yes', '--json']);
+    const samples = await holders.stop();
+    process.stderr.write(`[${NAME}] authPass rotated: ${samples.length} samples of the VIP holders, ${samples.filter((h) => h.length > 1).length} with two holders, ${samples.filter((h) => h.length === 0).length} with none\n`);
+    expect(samples.filter((h) => h.length !== 1)).toEqual([]); // never held twice, never dropped
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const timeline = timelineOf(result);
     // The server first; then both lbs in one step (auth_pass is shared), the BACKUP drained meanwhile.

@@ -14,6 +14,8 @@ import { parseWindows, type Clock } from '../../src/rollout/window.js';
 import { impactOf } from '../../src/rollout/waves.js';
 import type { Change, ServiceAction } from '../../src/resources/types.js';
 import { SimFleet } from './simfleet.js';
+import { rolloutStrategy } from '../../src/cli/rollout.js';
+import { OutsideWindowError } from '../../src/errors.js';
 
 const EXAMPLE = readFileSync(join(PROJECT_ROOT, 'inventory', 'example.yaml'), 'utf8');
 const inventoryOf = (edit: (text: string) => string = (t) => t, pass = 'k33pal1v'): Inventory =>
@@ -157,5 +159,29 @@ describe('rolling updates on a simulated fleet', () => {
     const second = await rollout(fleet, changed, await builtin(), { clock, window });
     expect(second.rollout?.stopped).toBeUndefined();
     expect(status(second)).toEqual({ 'lb-1': 'changed', 'lb-2': 'changed', 'server-1': 'in-sync', 'server-2': 'in-sync', 'server-3': 'changed' });
+  });
+});
+
+describe('rollout outside its maintenance window', () => {
+  const inventory = inventoryOf((t) => `${t}\nmaintenance: { windows: ["Sat 02:00-04:00"], timeZone: UTC }\n`);
+  it.each<[string, Record<string, string | boolean>, RegExp]>([
+    ['the inventory window', {}, /^outside the maintenance window \(Sat 02:00-04:00, UTC\): the next one starts Sat 2026-11-28 02:00 UTC; nothing was changed/],
+    ['a flag overrides it', { window: 'daily 23:00-01:00', tz: 'Europe/Berlin' }, /^outside the maintenance window \(daily 23:00-01:00, Europe\/Berlin\): the next one starts Fri 2026-11-27 23:00 Europe\/Berlin;/],
+  ])('%s: refused with exit 4 (OutsideWindowError), naming the next start', async (_name, values, message) => {
+    const clock = fakeClock('2026-11-27T10:00:00Z'); // a Friday
+    const refused = await rolloutStrategy(values, inventory, () => undefined, true, clock).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OutsideWindowError);
+    expect((refused as Error).message).toMatch(message);
+  });
+
+  it('--wait-for-window waits for the start, then rolls; a dry run never waits', async () => {
+    const clock = fakeClock('2026-11-27T10:00:00Z');
+    const lines: string[] = [];
+    await rolloutStrategy({ 'wait-for-window': true }, inventory, (l) => lines.push(l), true, clock);
+    expect(clock.now().toISOString()).toBe('2026-11-28T02:00:00.000Z');
+    expect(lines).toEqual(['waiting for the maintenance window: it starts Sat 2026-11-28 02:00 UTC']);
+    const dry = fakeClock('2026-11-27T10:00:00Z');
+    await rolloutStrategy({}, inventory, () => undefined, false, dry);
+    expect(dry.now().toISOString()).toBe('2026-11-27T10:00:00.000Z');
   });
 });
