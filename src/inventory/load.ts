@@ -517,9 +517,30 @@ function validate(root: unknown, ctx: Ctx, absFile: string): Inventory | undefin
   const maintenance = validateMaintenance(ctx, top.get('maintenance'));
 
   if (hosts) checkHosts(ctx, hosts);
-  if (cluster && hosts) checkClusterAgainstHosts(ctx, cluster, hosts);
-  if (ctx.p.count > 0 || !cluster || !hosts || keep === undefined) return undefined;
-  return { file: absFile, cluster, sysctls, routes, history: { keep }, packages, maintenance, hosts };
+  const withWeight = cluster && hosts && weightUnset(top.get('cluster')) ? withBootstrapWeight(cluster, hosts) : cluster;
+  if (withWeight && hosts) checkClusterAgainstHosts(ctx, withWeight, hosts);
+  if (ctx.p.count > 0 || !withWeight || !hosts || keep === undefined) return undefined;
+  return { file: absFile, cluster: withWeight, sysctls, routes, history: { keep }, packages, maintenance, hosts };
+}
+
+/** No `keepalived.check.weight` key at all (`weight: 0` is an explicit choice: FAULT on failure). */
+function weightUnset(cluster: unknown): boolean {
+  const keepalived = cluster instanceof Map ? cluster.get('keepalived') : undefined;
+  const check = keepalived instanceof Map ? keepalived.get('check') : undefined;
+  return !(check instanceof Map) || absent(check.get('weight'));
+}
+
+/**
+ * The recipes' behaviour by default: a failing check lowers an lb's priority below every other lb's, so
+ * haproxy dying on the holder moves the VIP, while every check failing at once (no API server healthy
+ * yet, as during `kubeadm init` through the VIP) leaves it where it is, held by one lb. (Without a weight
+ * a failing check puts the lb in FAULT, and with no backend up nobody would hold the VIP.)
+ */
+function withBootstrapWeight(cluster: Cluster, hosts: readonly Host[]): Cluster {
+  const priorities = hosts.filter((h) => h.roles.includes('lb')).map((h) => h.priority ?? 0);
+  if (priorities.length < 2) return cluster;
+  const drop = Math.min(253, Math.max(...priorities) - Math.min(...priorities) + 1);
+  return { ...cluster, keepalived: { ...cluster.keepalived, check: { ...cluster.keepalived.check, weight: -drop } } };
 }
 
 function validateCluster(ctx: Ctx, v: unknown): Cluster | undefined {
@@ -591,8 +612,8 @@ function validateKeepalived(ctx: Ctx, v: unknown, segs: Segs): Cluster['keepaliv
   const interval = absent(ch?.get('interval')) ? DEFAULT_CHECK.interval : int(ctx, ch?.get('interval'), at('check', 'interval'), 1, 3600);
   const fall = absent(ch?.get('fall')) ? DEFAULT_CHECK.fall : int(ctx, ch?.get('fall'), at('check', 'fall'), 1, 100);
   const rise = absent(ch?.get('rise')) ? DEFAULT_CHECK.rise : int(ctx, ch?.get('rise'), at('check', 'rise'), 1, 100);
-  // keepalived accepts weights -253..253. Weight 0 means the same as no weight (FAULT on failure), so it
-  // is stored as absent: one spelling for one behaviour.
+  // keepalived accepts weights -253..253. Weight 0 is keepalived's "no weight": FAULT on failure, stored
+  // as absent. No weight key at all gets the bootstrap default once the priorities are known (below).
   let weight = int(ctx, ch?.get('weight'), at('check', 'weight'), -253, 253);
   if (weight === 0) weight = undefined;
 
@@ -885,7 +906,7 @@ function checkClusterAgainstHosts(ctx: Ctx, cluster: Cluster, hosts: readonly Ho
       : `a BACKUP (priority ${p2}) only rises to ${p2 + weight} while the MASTER's check fails, not above its ${p1}`;
     const suggestion = needed <= 253 ? `use a weight of at least ${needed} in size (e.g. ${weight < 0 ? -needed : needed}), or ` : '';
     ctx.p.add(['cluster', 'keepalived', 'check', 'weight'],
-      `${weight} cannot move the VIP: ${why}; ${suggestion}omit weight so a failing node goes to FAULT and releases the VIP`);
+      `${weight} cannot move the VIP: ${why}; ${suggestion}omit weight for one derived from the priorities, or set weight: 0 so a failing node goes to FAULT and releases the VIP`);
   }
 
   // sshd already listens on a host's SSH port: haproxy could not bind it there, and a backend probe to it

@@ -54,7 +54,11 @@ export interface KeepalivedCheck {
   readonly interval: number; // seconds
   readonly fall: number;
   readonly rise: number;
-  /** Absent: a failing check puts the node in FAULT, which always moves the VIP. */
+  /**
+   * Added to the priority while the check fails. Unset in the inventory: minus (the priority spread + 1),
+   * so one failing lb drops below all others while all failing at once keep the VIP held. Absent here
+   * (`weight: 0`): a failing check puts the node in FAULT, which always releases the VIP.
+   */
   readonly weight?: number;
 }
 

@@ -5,7 +5,7 @@ export interface HostVars {
   readonly cluster: Omit<Inventory['cluster'], 'healthCheck' | 'keepalived'> & {
     readonly healthCheck: Inventory['cluster']['healthCheck'] | null;
     readonly keepalived: Omit<Inventory['cluster']['keepalived'], 'check'> & {
-      readonly check: Omit<Inventory['cluster']['keepalived']['check'], 'weight'> & { readonly weight: number | null };
+      readonly check: Omit<Inventory['cluster']['keepalived']['check'], 'weight'> & { readonly weight: number | null; readonly drop: number | null };
     };
     readonly vipCidr: string;
     readonly authPass: string;
@@ -39,7 +39,11 @@ export function hostVars(inventory: Inventory, host: Host): HostVars {
     cluster: {
       ...cluster,
       healthCheck: cluster.healthCheck ?? null,
-      keepalived: { ...cluster.keepalived, check: { ...cluster.keepalived.check, weight: cluster.keepalived.check.weight ?? null } },
+      keepalived: {
+        ...cluster.keepalived,
+        // drop: the weight's size, for prose ("lowers this node's priority by 101").
+        check: { ...cluster.keepalived.check, weight: cluster.keepalived.check.weight ?? null, drop: cluster.keepalived.check.weight === undefined ? null : Math.abs(cluster.keepalived.check.weight) },
+      },
       vipCidr: `${cluster.vip.address}/${cluster.vip.prefix}`,
       authPass: cluster.keepalived.authPass.value,
     },

@@ -50,9 +50,10 @@ labSuite('verify --failover: a failover drill against real hosts', () => {
       expect([f.holderBefore, f.holdersDuring, f.holderAfter], kind).toEqual([lb1, [lb2], lb1]);
       expect(f.restored, kind).toBe(true);
     }
-    // The lab's check has no weight: with no backend up, both lbs go to FAULT and nobody holds the VIP.
+    // The derived check weight (the recipes' bootstrap behaviour): with no backend up, every lb's check
+    // fails alike, and the preferred lb keeps the VIP.
     const backends = drill.faults.find((x) => x.fault === 'backends')!;
-    expect(backends.holdersDuring).toEqual([]);
+    expect(backends.holdersDuring).toEqual([lb1]);
     expect(backends.recovered && backends.restored).toBe(true);
     expect(drill.probe.perSecond).toBeGreaterThanOrEqual(20);
     expect(drill.endedOnPreferred).toBe(true);

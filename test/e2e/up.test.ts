@@ -147,6 +147,30 @@ labSuite('up and plan against real hosts', () => {
     }
   });
 
+  // `kubeadm init --control-plane-endpoint VIP:port` needs the VIP before any API server is healthy.
+  it('bootstrap: with every stand-in unhealthy, exactly one lb holds the VIP and it accepts TCP; once healthy, curl answers ok', async () => {
+    const servers = hosts.filter((h) => h.includes('-server-'));
+    await Promise.all(servers.map((s) => sh(s, 'mkdir -p /run/apiserver-standin && touch /run/apiserver-standin/unhealthy')));
+    try {
+      await new Promise((r) => setTimeout(r, 15_000)); // haproxy marks them down (3 × 3 s), the lbs' checks fail (2 × 2 s)
+      const samples: string[] = [];
+      for (let i = 0; i < 10; i++, await new Promise((r) => setTimeout(r, 500))) {
+        const held = await Promise.all(lbs.map(async (lb) => (await sh(lb, 'ip -o -4 addr show')).includes(`inet ${VIP}/`)));
+        samples.push(lbs.filter((_, j) => held[j]).join(',') || '(none)');
+      }
+      expect(new Set(samples)).toEqual(new Set([lb1]));
+      expect((await labExec(NAME, servers[0]!, ['nc', '-z', '-w', '2', VIP, '6443'])).code).toBe(0); // a client of the VIP
+      expect((await sh(lb1, "journalctl -u keepalived -n 50 --no-pager | grep -c 'check_apiserver) failed' || true")).trim()).not.toBe('0');
+    } finally {
+      await Promise.all(servers.map((s) => sh(s, 'rm -f /run/apiserver-standin/unhealthy')));
+    }
+    let answer = { status: 0, body: '' };
+    for (const deadline = Date.now() + 30_000; answer.body !== 'ok' && Date.now() < deadline; await new Promise((r) => setTimeout(r, 500))) {
+      answer = await httpsGet(`https://${VIP}:6443/healthz`).catch(() => ({ status: 0, body: '' }));
+    }
+    expect(answer).toEqual({ status: 200, body: 'ok' });
+  });
+
   it('keepalived tracks the lb: haproxy down on lb-1 moves the VIP to lb-2; up brings it back', async () => {
     const holds = async (node: string) => (await sh(node, 'ip -o -4 addr show')).includes(`inet ${VIP}/`);
     const waitFor = async (what: () => Promise<boolean>) => {

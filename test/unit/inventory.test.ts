@@ -71,7 +71,7 @@ describe('parseInventory: valid input', () => {
         virtualRouterId: 51,
         authPass: { value: 'k33pPass', source: 'env HA_KEEPALIVED_PASS' },
         unicast: false,
-        check: { interval: 3, fall: 3, rise: 2 },
+        check: { interval: 3, fall: 3, rise: 2, weight: -101 }, // derived: priorities 200 and 100
       },
     });
     expect(inv.sysctls).toEqual({ 'net.ipv4.ip_nonlocal_bind': '1' });
@@ -199,6 +199,17 @@ describe('parseInventory: valid input', () => {
       i.hosts['lb-1'].roles = ['lb', 'server'];
     }));
     expect(inv.hosts[0]?.roles).toEqual(['lb', 'server']);
+  });
+
+  // The recipes' bootstrap: one failing lb drops below every other, all failing together keep the VIP.
+  it.each<[string, (i: any) => void, number | undefined]>([
+    ['two lbs, 200 and 100', () => undefined, -101],
+    ['three lbs, 200, 150 and 100', (i) => (i.hosts['lb-3'] = { address: '10.10.10.97', roles: ['lb'], interface: 'eth1', priority: 150 }), -101],
+    ['lbs 120 and 110', (i) => (i.hosts['lb-1'].priority = 120) && (i.hosts['lb-2'].priority = 110), -11],
+    ['weight: 0 chooses FAULT on a failing check', (i) => (i.cluster.keepalived.check = { weight: 0 }), undefined],
+    ['one lb: nothing to move the VIP to', (i) => delete i.hosts['lb-2'], undefined],
+  ])('without a weight key, the check weight is derived from the priorities: %s', (_name, change, weight) => {
+    expect(parse(edit(change)).cluster.keepalived.check.weight).toBe(weight);
   });
 
   it('accepts a check weight large enough to move the VIP', () => {

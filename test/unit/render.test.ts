@@ -42,6 +42,7 @@ describe('haproxy.cfg', () => {
     expect(cfg).toContain('option httpchk GET /healthz');
     expect(cfg).toContain('check check-ssl verify none');
     expect(cfg).not.toContain('ssl-hello-chk');
+    expect(cfg).toMatch(/option redispatch\n\s+retries 1\n/); // the one retry goes to another server
     const servers = cfg.match(/^\s+server \S+ \S+$/gm)?.map((l) => l.trim());
     expect(servers).toEqual(['server server-1 10.10.10.50:6443', 'server server-2 10.10.10.51:6443', 'server server-3 10.10.10.52:6443']);
   });
@@ -80,6 +81,20 @@ describe('keepalived', () => {
     expect(script.startsWith('#!/bin/sh\n')).toBe(true);
     expect(script).toContain('grep -q "inet 10.10.10.100/"');
     expect(script).toContain('https://127.0.0.1:6443/healthz');
+  });
+
+  // By default the check lowers a failing lb below every other (the recipes' weight): haproxy dying on
+  // the holder moves the VIP, while no API server up yet (kubeadm init) leaves it held by one lb.
+  it('the derived check weight is rendered, and described as the drop it is', async () => {
+    const resources = await render('lb-1', bareHost('debian', 'apt-get'));
+    expect(fileOf(resources, '/etc/keepalived/keepalived.conf')).toMatch(/vrrp_script check_apiserver \{[^}]*\n {4}weight -101\n/);
+    expect(fileOf(resources, '/etc/keepalived/check_apiserver.sh')).toContain("a failure lowers this node's priority by 101.");
+  });
+
+  it('the drain flag is a track_file: FAULT while it holds 1, no reload needed', async () => {
+    const conf = fileOf(await render('lb-2', bareHost('debian', 'apt-get')), '/etc/keepalived/keepalived.conf');
+    expect(conf).toMatch(/track_file drain \{\s+file \/run\/ha-provision-drain\s+weight 0\s+init_file 0\s+\}/);
+    expect(conf).toMatch(/track_file \{\s+drain\s+\}/);
   });
 });
 
