@@ -17,6 +17,7 @@ const TOOLS: readonly (readonly [string, string])[] = [
   ['nc', 'netcat-openbsd'],
   ['nsenter', 'util-linux'],
   ['tar', 'tar'],
+  ['nft', 'nftables'], // lab multicast block: unicast VRRP proven on a bridge that drops multicast VRRP
 ];
 const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
