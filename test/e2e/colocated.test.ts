@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { cli, httpsGet, labSuite, onHost, startTestLab, vipHolders } from './harness.js';
+import { cli, httpsGet, labSuite, onHost, startTestLab, vipHolders, waitFor } from './harness.js';
 
 const NAME = 'e2ecolo';
 const SUBNET = '10.213.58.0/24';
@@ -12,10 +12,6 @@ const VIP = '10.213.58.100';
 const cps = [1, 2, 3].map((i) => `${NAME}-server-${i}`);
 let inventory = '';
 
-const waitFor = async (what: () => Promise<boolean>, ms = 30_000): Promise<boolean> => {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 500))) if (await what()) return true;
-  return false;
-};
 const throughVip = () => httpsGet(`https://${VIP}:8443/healthz`).catch((e: Error) => ({ status: 0, body: e.message }));
 
 labSuite('co-located: three hosts, each an lb and an API server', () => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { labExec } from '../../src/lab/index.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
-import { cli, expectOneStableHolder, labSuite, onHost, startTestLab, vipHolders } from './harness.js';
+import { cli, expectOneStableHolder, labSuite, onHost, startTestLab, vipHolders, waitFor } from './harness.js';
 
 const NAME = 'e2edef';
 const SUBNET = '10.213.54.0/24';
@@ -23,10 +23,6 @@ const withPassword = (pass: string): string => {
   const file = join(dir, `pass-${pass}.yaml`);
   writeFileSync(file, readFileSync(inventory, 'utf8').replace(/authPass: \S+/, `authPass: ${pass}`));
   return file;
-};
-const waitFor = async (what: () => Promise<boolean>, ms = 30_000): Promise<boolean> => {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 250))) if (await what()) return true;
-  return false;
 };
 const exists = async (node: string, path: string) => (await labExec(NAME, node, ['test', '-e', path])).code === 0;
 

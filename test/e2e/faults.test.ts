@@ -8,7 +8,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { labExec, labHeal, labPartition } from '../../src/lab/index.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
 import { startProbe } from '../../src/verify/probe.js';
-import { cli, expectOneStableHolder, labSuite, onHost, startTestLab, type CliResult } from './harness.js';
+import { cli, expectOneStableHolder, labSuite, onHost, startTestLab, waitFor, type CliResult } from './harness.js';
 
 const NAME = 'e2efault';
 const SUBNET = '10.213.55.0/24';
@@ -44,10 +44,6 @@ const background = (args: string[]): { child: ChildProcess; done: Promise<CliRes
   return { child, done };
 };
 const lockOf = async (node: string) => (await labExec(NAME, node, ['cat', '/run/ha-provision.lock'])).stdout;
-const waitFor = async (what: () => Promise<boolean>, ms = 30_000): Promise<boolean> => {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) if (await what()) return true;
-  return false;
-};
 
 labSuite('safe under faults and concurrency, against real hosts', () => {
   beforeAll(async () => {

@@ -177,6 +177,12 @@ export function httpsGet(url: string, opts: { timeoutMs?: number } = {}): Promis
   });
 }
 
+/** Polls `what` every `everyMs` until it holds (true) or `ms` pass (false). */
+export async function waitFor(what: () => Promise<boolean>, ms = 30_000, everyMs = 100): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, everyMs))) if (await what()) return true;
+  return false;
+}
+
 /** Runs a shell script on a lab host (no SSH); its stdout, or an error naming the host and the exit. */
 export async function onHost(lab: string, node: string, script: string): Promise<string> {
   const r = await labExec(lab, node, ['sh', '-c', script]);

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { blockMulticastVrrp, droppedAdverts, unblockMulticastVrrp } from '../../src/lab/vrrp.js';
-import { cli, expectOneStableHolder, httpsGet, labSuite, onHost, startTestLab, vipHolders } from './harness.js';
+import { cli, expectOneStableHolder, httpsGet, labSuite, onHost, startTestLab, vipHolders, waitFor } from './harness.js';
 
 const NAME = 'e2euni';
 const SUBNET = '10.213.59.0/24';
@@ -14,10 +14,6 @@ const lbs = [`${NAME}-lb-1`, `${NAME}-lb-2`];
 let multicast = '';
 let unicast = '';
 
-const waitFor = async (what: () => Promise<boolean>, ms = 30_000): Promise<boolean> => {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 500))) if (await what()) return true;
-  return false;
-};
 
 labSuite('unicast VRRP where multicast is dropped', () => {
   beforeAll(async () => {
