@@ -186,13 +186,18 @@ export const addressesFact: Fact<AddressFact[]> = {
     }),
 };
 
-/** Content, owner and mode of each path; content travels base64 so any byte survives. */
-export function filesFact(paths: readonly string[]): Fact<Record<string, FileFact | undefined>> {
+/**
+ * Content, owner and mode of each path, and of whichever files match each glob (its `*` is the only
+ * unquoted part); content travels base64 so any byte survives.
+ */
+export function filesFact(paths: readonly string[], globs: readonly string[] = []): Fact<Record<string, FileFact | undefined>> {
+  const glob = (g: string): string => g.split('*').map((part) => (part ? quote(part) : '')).join('*');
   return {
     name: 'files',
-    command: paths
-      .map((p) => `echo ${quote(`@file ${p}`)}; if [ -f ${quote(p)} ]; then stat -L -c '%U %G %a' ${quote(p)}; base64 < ${quote(p)}; fi`)
-      .join('\n'),
+    command: [
+      ...paths.map((p) => `echo ${quote(`@file ${p}`)}; if [ -f ${quote(p)} ]; then stat -L -c '%U %G %a' ${quote(p)}; base64 < ${quote(p)}; fi`),
+      ...globs.map((g) => `for f in ${glob(g)}; do [ -f "$f" ] || continue; echo "@file $f"; stat -L -c '%U %G %a' "$f"; base64 < "$f"; done`),
+    ].join('\n'),
     parse(stdout) {
       const files: Record<string, FileFact | undefined> = {};
       for (const block of stdout.split(/^@file /m).slice(1)) {

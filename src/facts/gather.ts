@@ -32,6 +32,8 @@ export interface FactNeeds {
   readonly packages: readonly string[];
   readonly sysctls: readonly string[];
   readonly files: readonly string[];
+  /** Shell globs of more files to read into `files` (whichever exist), e.g. /etc/sysconfig/network-scripts/route-*. */
+  readonly fileGlobs?: readonly string[];
   readonly services: readonly string[];
   /** Per service, log patterns that mean it is running its config in a degraded way. */
   readonly serviceFaults: Readonly<Record<string, readonly string[]>>;
@@ -72,7 +74,7 @@ function factsFor(needs: FactNeeds) {
     routes: routesFact,
     sshPath: sshPathFact,
     addresses: addressesFact,
-    files: filesFact(needs.files),
+    files: filesFact(needs.files, needs.fileGlobs),
     services: servicesFact(needs.services, needs.serviceFaults),
     backends: backendsFact(needs.backends),
     pendingReloads: pendingReloadsFact,

@@ -228,14 +228,29 @@ export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, 
     files: tasks.flatMap((t) => (t.body.kind === 'file' ? expand(t, vars).map((v) => renderPath((t.body as { file: FileSpec }).file.path, v)) : [])),
     services: bodies.flatMap((b) => (b.kind === 'service' ? [b.name] : [])),
     serviceFaults: Object.fromEntries(bodies.flatMap((b) => (b.kind === 'service' && b.logFaults.length > 0 ? [[b.name, b.logFaults]] : []))),
+    // Per-device files of devices that may have left the inventory (RHEL's route-DEV): read them all, so
+    // that the plan shows truthfully what emptying them changes.
+    fileGlobs: tasks.flatMap((t) => (t.body.kind === 'file' && t.forEach === 'routeDevices' ? [renderPath(t.body.file.path, { ...vars, dev: '*' })] : [])),
     backends: hasRole(host, 'lb') ? vars.servers.map((s) => `${s.address}:${inventory.cluster.backendPort}`) : [],
     history,
   };
 }
 
-function expand(task: Task, vars: HostVars): HostVars[] {
+/**
+ * One set of variables per device for a forEach task. With `recorded` (the routes this tool managed last
+ * time), a device whose every route left the inventory still gets its file, with no routes: otherwise
+ * its old route-DEV file would bring the deleted routes back at the next boot.
+ */
+function expand(task: Task, vars: HostVars, recorded: readonly Route[] = []): HostVars[] {
   if (task.forEach !== 'routeDevices') return [vars];
-  return vars.routeDevices.map((d) => ({ ...vars, dev: d.dev, devRoutes: d.routes }));
+  const gone = [...new Set(recorded.map((r) => r.dev))].filter((dev) => !vars.routeDevices.some((d) => d.dev === dev));
+  return [...vars.routeDevices, ...gone.map((dev) => ({ dev, routes: [] }))].map((d) => ({ ...vars, dev: d.dev, devRoutes: d.routes }));
+}
+
+/** The routes the playbook's routes task recorded on the host last time (its `record` file). */
+function recordedRoutes(playbook: Playbook, facts: HostFacts): Route[] {
+  const record = playbook.tasks.flatMap((t) => (t.body.kind === 'routes' && t.body.record ? [t.body.record] : []))[0];
+  return record ? parseRouteLines(facts.files[record]?.content ?? '') : [];
 }
 
 /** Desired state of one host: its tasks, filtered by role and facts, rendered into resources. */
@@ -254,7 +269,7 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
         break;
       case 'routes': {
         for (const route of inventory.routes) resources.push({ kind: 'route', route, state: 'present' });
-        const recorded = body.record ? parseRouteLines(facts.files[body.record]?.content ?? '') : [];
+        const recorded = recordedRoutes(playbook, facts);
         // Dropped from the inventory. A route whose destination is still wanted (a new gateway or device)
         // is not deleted: `ip route replace` already swapped it, and there would be nothing left to delete.
         for (const route of recorded.filter((r) => !inventory.routes.some((w) => w.to === r.to))) {
@@ -267,7 +282,7 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
         break;
       case 'file': {
         const peers = inventory.hosts.filter((h) => h.name !== host.name && appliesTo(task, h)).map((h) => h.name);
-        for (const v of expand(task, vars)) {
+        for (const v of expand(task, vars, recordedRoutes(playbook, facts))) {
           const render = await template(playbook, body.file.template);
           resources.push({
             kind: 'file',

@@ -388,6 +388,23 @@ describe('backends', () => {
   });
 });
 
+describe('files by glob, run for real on this machine', () => {
+  it('reads every file a glob matches (and none when nothing matches), as it reads named files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ha-glob with space-')); // only the * is left unquoted
+    try {
+      writeFileSync(join(dir, 'route-eth1'), '10.244.0.0/16 via 192.168.20.1 dev eth1\n');
+      writeFileSync(join(dir, 'route-eth2'), '10.96.0.0/12 via 192.168.30.1 dev eth2\n');
+      writeFileSync(join(dir, 'ifcfg-eth1'), 'DEVICE=eth1\n');
+      const fact = filesFact([], [join(dir, 'route-*'), join(dir, 'nothing-*')]);
+      const files = fact.parse(spawnSync('sh', [], { input: fact.command, encoding: 'utf8' }).stdout);
+      expect(Object.keys(files).sort()).toEqual([join(dir, 'route-eth1'), join(dir, 'route-eth2')]);
+      expect(files[join(dir, 'route-eth2')]?.content).toBe('10.96.0.0/12 via 192.168.30.1 dev eth2\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('gather, run for real on this machine', () => {
   let dir: string;
   let present: string;

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInventory } from '../../src/inventory/load.js';
-import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor } from '../../src/playbook/playbook.js';
+import { builtinPlaybook, factNeeds, loadPlaybook, PROJECT_ROOT, resourcesFor } from '../../src/playbook/playbook.js';
 import { diffResources } from '../../src/resources/diff.js';
 import { applySteps } from '../../src/apply/script.js';
 import { describeChange } from '../../src/plan/format.js';
@@ -123,6 +123,31 @@ describe('per family: what runs on a bare host', () => {
     expect(rhel.some((r) => r.kind === 'file' && /routes\.sh$|\.service$/.test(r.path))).toBe(false);
     expect(fileOf(rhel, '/etc/ha-provision/routes')).toMatch(/^10\.244\.0\.0\/16 via 192\.168\.20\.1 dev eth1$/m);
     expect(rhel.some((r) => r.kind === 'service' && r.name === 'ha-provision-routes')).toBe(false);
+  });
+
+  // Every route on eth2 left the inventory: the live route is deleted, and route-eth2 must be emptied too,
+  // or the network service brings the route back at the next boot.
+  it('RHEL: a device whose every route left the inventory gets its route-DEV file emptied, and the plan says so', async () => {
+    const OLD = '# Managed by ha-provision (cluster demo): static routes on eth2, applied by the network service.\n10.96.0.0/12 via 192.168.30.1 dev eth2\n';
+    const file = (content: string) => ({ content, sha256: '', owner: 'root', group: 'root', mode: '644' });
+    const facts: HostFacts = {
+      ...bareHost('rhel', 'dnf'),
+      routes: [{ to: '10.96.0.0/12', via: '192.168.30.1', dev: 'eth2' }],
+      files: {
+        '/etc/ha-provision/routes': file('10.244.0.0/16 via 192.168.20.1 dev eth1\n10.96.0.0/12 via 192.168.30.1 dev eth2\n'),
+        '/etc/sysconfig/network-scripts/route-eth2': file(OLD),
+      },
+    };
+    const resources = await render('server-1', facts);
+    const emptied = fileOf(resources, '/etc/sysconfig/network-scripts/route-eth2');
+    expect(emptied).toBe('# Managed by ha-provision (cluster demo): static routes on eth2, applied by the network service.\n');
+    expect(fileOf(resources, '/etc/sysconfig/network-scripts/route-eth1')).toMatch(/^10\.244\.0\.0\/16 via 192\.168\.20\.1 dev eth1$/m);
+    const plan = diffResources(resources, facts, 'server-1').map(describeChange);
+    expect(plan).toContain('route delete 10.96.0.0/12 via 192.168.30.1 dev eth2');
+    expect(plan).toContain('update /etc/sysconfig/network-scripts/route-eth2');
+    // The plan can be truthful only if the host's route-* files are read: every one of them, by glob.
+    const playbook = await loadPlaybook(builtinPlaybook('haproxy-keepalived'));
+    expect(factNeeds(playbook, inventory, inventory.hosts.find((h) => h.name === 'server-1')!).fileGlobs).toEqual(['/etc/sysconfig/network-scripts/route-*']);
   });
 
   it('sysctls persist in /etc/sysctl.d on every host', async () => {
