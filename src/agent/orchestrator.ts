@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import pLimit from 'p-limit';
 import { hasRole, inventorySecrets, type Inventory } from '../inventory/types.js';
-import type { Playbook } from '../playbook/playbook.js';
+import { runningServices, type Playbook } from '../playbook/playbook.js';
 import type { Change } from '../resources/types.js';
 import { redactor, type Redactor } from '../redact.js';
 import { controllerChecks, hostChecks, settleWindowMs, vipHolders, type Check } from '../verify/verify.js';
@@ -178,7 +178,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     // After an lb changed, the holder must stay put for a while: a split pair only shows seconds later.
     const lbChanged = agents.some((a) => applied.has(a.host.name) && hasRole(a.host, 'lb'));
     const settle = { deadlineMs: options.settleMs ?? 20_000, stableMs: lbChanged ? settleWindowMs(inventory) : 0 };
-    const checks = options.verify ? await verify(inventory, agents, observers, errors, settle, guarded) : [];
+    const checks = options.verify ? await verify(inventory, runningServices(playbook, 'lb'), agents, observers, errors, settle, guarded) : [];
     const hostsReport = agents.map(report);
     for (const r of hostsReport) progress.done(r.host, r);
     return { hosts: hostsReport, checks, aborted: false, ...(order.length ? { order } : {}), ...(strategy.name === 'rolling' && outcome ? { rollout: outcome } : {}) };
@@ -193,6 +193,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
  */
 async function verify(
   inventory: Inventory,
+  lbServices: readonly string[],
   agents: readonly HostAgent[],
   observers: readonly HostAgent[],
   errors: ReadonlyMap<string, string>,
@@ -221,7 +222,7 @@ async function verify(
   for (;;) {
     const facts = new Map<string, HostFacts>();
     for (const a of [...agents, ...observers]) if (a.facts && !unread.has(a.host.name) && (!errors.has(a.host.name) || failedLbs.includes(a))) facts.set(a.host.name, a.facts);
-    const checks = [...(await controllerChecks(inventory)), ...hostChecks(inventory, facts)];
+    const checks = [...(await controllerChecks(inventory)), ...hostChecks(inventory, facts, lbServices)];
     const holders = vipHolders(inventory, facts);
     if (holders.join() !== holding.holders.join()) holding = { holders, since: Date.now() };
     const heldFor = Date.now() - holding.since;

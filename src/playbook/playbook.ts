@@ -183,6 +183,10 @@ function readDrain(raw: unknown, fail: (where: string, what: string) => never): 
   return { on, run: d.run as string, undo: d.undo as string };
 }
 
+/** The services the playbook keeps running on a host of that role (what verify checks are active). */
+export const runningServices = (playbook: Playbook, role: 'lb' | 'server'): string[] =>
+  playbook.tasks.flatMap((t) => (t.body.kind === 'service' && t.body.running && (t.on === 'all' || t.on === role) ? [t.body.name] : []));
+
 /** Where a playbook drains: on this host? */
 export const drainsOn = (playbook: Playbook, host: Host): Drain | undefined =>
   playbook.drain && (playbook.drain.on === 'all' || hasRole(host, playbook.drain.on)) ? playbook.drain : undefined;

@@ -7,7 +7,7 @@ import type { HostAgent } from '../agent/agent.js';
 import type { Fleet, Strategy, StrategyOutcome, TimelineEvent } from '../agent/strategy.js';
 import type { HostFacts } from '../facts/gather.js';
 import { hasRole, type Inventory } from '../inventory/types.js';
-import { drainsOn } from '../playbook/playbook.js';
+import { drainsOn, runningServices } from '../playbook/playbook.js';
 import { controllerChecks, hostChecks, vipHolders, type Check } from '../verify/verify.js';
 import { describeWave, rolloutWaves, waveLabel, type Wave } from './waves.js';
 import { formatInZone, hasRoom, systemClock, windowState, type Clock, type MaintenanceWindow } from './window.js';
@@ -48,9 +48,9 @@ export function rolling(options: RollingOptions): Strategy {
   };
   const known = (lbs: Map<string, HostFacts | undefined>) => new Map([...lbs].flatMap(([n, f]) => (f ? [[n, f] as const] : [])));
   /** Why an lb cannot take the VIP's traffic, or undefined when it can. */
-  const unhealthy = (inventory: Inventory, name: string, facts: HostFacts | undefined): string | undefined => {
+  const unhealthy = (fleet: Fleet, name: string, facts: HostFacts | undefined): string | undefined => {
     if (!facts) return 'could not be read';
-    const failing = hostChecks(inventory, new Map([[name, facts]])).filter((c) => c.name.startsWith(`${name}:`) && !c.ok);
+    const failing = hostChecks(fleet.inventory, new Map([[name, facts]]), runningServices(fleet.playbook, 'lb')).filter((c) => c.name.startsWith(`${name}:`) && !c.ok);
     return failing.length ? failing.map((c) => `${c.name.slice(name.length + 2)} (${c.detail})`).join(', ') : undefined;
   };
   const preferredLb = (inventory: Inventory): string | undefined =>
@@ -100,7 +100,7 @@ export function rolling(options: RollingOptions): Strategy {
         if (failed.length) return `before ${label}: the VIP does not serve (${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')})`;
         const unread = leaving.filter((n) => !lbs.get(n));
         if (unread.length) return `before ${label}: ${unread.join(', ')} could not be read within ${readTimeoutMs / 1000} s (down or cut off?)`;
-        const why = new Map([...lbs].map(([n, f]) => [n, unhealthy(inventory, n, f)]));
+        const why = new Map([...lbs].map(([n, f]) => [n, unhealthy(fleet, n, f)]));
         const healthy = [...why].filter(([n, w]) => !w && !leaving.includes(n)).map(([n]) => n);
         const ill = [...why].flatMap(([n, w]) => (w ? [`${n}: ${w}`] : []));
         if (leaving.length > 0 && healthy.length === 0) return `before ${label}: it would leave no healthy lb${ill.length ? ` (${ill.join('; ')})` : ''}`;
@@ -128,7 +128,7 @@ export function rolling(options: RollingOptions): Strategy {
         log('undrain', back.ok, back.ok ? `back in service; the VIP is back on ${name} after ${(back.ms / 1000).toFixed(1)} s, confirmed through the VIP` : `back in service, but the VIP is on ${back.holders.join(', ') || 'no lb'} after ${moveTimeoutMs / 1000} s`, name);
       };
 
-      const checkLb = (name: string): string | undefined => unhealthy(inventory, name, agent(name).facts);
+      const checkLb = (name: string): string | undefined => unhealthy(fleet, name, agent(name).facts);
 
       const runServers = async (hosts: readonly string[]): Promise<StrategyOutcome | undefined> => {
         const results = await Promise.all(hosts.map((h) => fleet.applyHost(agent(h))));

@@ -26,8 +26,11 @@ export function settleWindowMs(inventory: Inventory): number {
   return Math.max(3 * advert + 1, rise * interval + 2 * advert) * 1000;
 }
 
-/** Pure: checks answered by the hosts' facts. The VIP is judged over every lb; other checks per host read. */
-export function hostChecks(inventory: Inventory, facts: ReadonlyMap<string, HostFacts>): Check[] {
+/**
+ * Pure: checks answered by the hosts' facts. The VIP is judged over every lb; other checks per host read.
+ * `services` are the units an lb must run: the playbook's (`runningServices`), so a layout brings its own.
+ */
+export function hostChecks(inventory: Inventory, facts: ReadonlyMap<string, HostFacts>, services: readonly string[]): Check[] {
   const lbs = inventory.hosts.filter((h) => hasRole(h, 'lb'));
   const checks: Check[] = [];
   const unread = lbs.filter((lb) => !facts.has(lb.name)).map((lb) => lb.name);
@@ -42,7 +45,7 @@ export function hostChecks(inventory: Inventory, facts: ReadonlyMap<string, Host
   for (const lb of lbs) {
     const f = facts.get(lb.name);
     if (!f) continue;
-    for (const service of ['haproxy', 'keepalived']) {
+    for (const service of services) {
       const state = f.services[service]?.active ?? 'unknown';
       checks.push({ name: `${lb.name}: ${service} active`, ok: state === 'active', detail: state });
     }

@@ -63,7 +63,7 @@ describe('verify judges the VIP over every lb', () => {
     backends: { '10.10.10.50:6443': true },
     ...over,
   });
-  const holderCheck = (facts: Map<string, HostFacts>) => hostChecks(inventory, facts).find((c) => c.name.startsWith('exactly one lb holds the VIP'));
+  const holderCheck = (facts: Map<string, HostFacts>) => hostChecks(inventory, facts, ['haproxy', 'keepalived']).find((c) => c.name.startsWith('exactly one lb holds the VIP'));
 
   it.each<[string, [string, HostFacts][], boolean, string]>([
     ['one holder', [['lb-1', lbFacts(true)], ['lb-2', lbFacts(false)]], true, 'held by lb-1'],
@@ -78,7 +78,7 @@ describe('verify judges the VIP over every lb', () => {
     const disabled = lbFacts(false, {
       services: { ...lbFacts(false).services, keepalived: { active: 'active', enabled: 'enabled', mainPid: 11, startedAt: '1', faults: ['Disabling track script check_apiserver due to insecure'] } },
     });
-    const checks = hostChecks(inventory, new Map([['lb-1', lbFacts(true)], ['lb-2', disabled]]));
+    const checks = hostChecks(inventory, new Map([['lb-1', lbFacts(true)], ['lb-2', disabled]]), ['haproxy', 'keepalived']);
     expect(checks.filter((c) => c.name.endsWith('runs its config without faults')).map((c) => [c.name, c.ok])).toEqual([
       ['lb-1: keepalived runs its config without faults', true],
       ['lb-2: keepalived runs its config without faults', false],

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInventory } from '../../src/inventory/load.js';
-import { builtinPlaybook, factNeeds, loadPlaybook, PROJECT_ROOT, resourcesFor } from '../../src/playbook/playbook.js';
+import { builtinPlaybook, factNeeds, loadPlaybook, PROJECT_ROOT, resourcesFor, runningServices } from '../../src/playbook/playbook.js';
 import { diffResources } from '../../src/resources/diff.js';
 import { applySteps } from '../../src/apply/script.js';
 import { describeChange } from '../../src/plan/format.js';
@@ -155,6 +155,12 @@ describe('per family: what runs on a bare host', () => {
       const resources = await render('server-2', bareHost(family, family === 'debian' ? 'apt-get' : 'dnf'));
       expect(fileOf(resources, '/etc/sysctl.d/90-ha-provision.conf')).toContain('net.ipv4.ip_nonlocal_bind = 1');
     }
+  });
+
+  it('verify checks the services the playbook keeps running: haproxy and keepalived on lbs, none on servers', async () => {
+    const playbook = await loadPlaybook(builtinPlaybook('haproxy-keepalived'));
+    expect(runningServices(playbook, 'lb')).toEqual(['haproxy', 'keepalived']);
+    expect(runningServices(playbook, 'server')).toEqual([]); // the routes unit is a boot-time oneshot
   });
 
   it('servers get no load-balancer packages, files or services', async () => {
