@@ -1,7 +1,7 @@
 // Every command's --help text: what it does, its options and exit codes (the README shows the same).
 
 export const HELP: Record<string, string> = {
-  main: `ha-provision — a highly available virtual IP (haproxy + keepalived) in front of Kubernetes API servers
+  main: `ha-provision — a highly available virtual IP (keepalived, with haproxy or nginx) in front of Kubernetes API servers
 
 Usage: ha-provision <command> [options]
 

@@ -481,7 +481,7 @@ const ROUTE_KEYS = ['to', 'via', 'dev'];
 
 const API_VERSION = 'ha-provision/v1';
 const TOPOLOGIES: readonly Topology[] = ['haproxy-keepalived', 'nginx', 'kube-vip'];
-const IMPLEMENTED_TOPOLOGIES: readonly Topology[] = ['haproxy-keepalived'];
+const IMPLEMENTED_TOPOLOGIES: readonly Topology[] = ['haproxy-keepalived', 'nginx'];
 const ROLES: readonly Role[] = ['lb', 'server'];
 const HOST_KEY_POLICIES: readonly HostKeyPolicy[] = ['strict', 'accept-new', 'off'];
 

@@ -233,7 +233,7 @@ const invalid: [string, Inv | string, NodeJS.ProcessEnv, string, string][] = [
   ['cluster is not a mapping', edit((i) => (i.cluster = 'demo')), ENV, 'cluster', 'must be a mapping'],
   ['missing hosts', edit((i) => delete i.hosts), ENV, 'hosts', 'is required'],
   ['cluster name with a space', edit((i) => (i.cluster.name = 'my demo')), ENV, 'cluster.name', 'letters, digits'],
-  ['topology not implemented', edit((i) => (i.cluster.topology = 'nginx')), ENV, 'cluster.topology', 'not implemented yet; allowed: haproxy-keepalived'],
+  ['topology not implemented', edit((i) => (i.cluster.topology = 'kube-vip')), ENV, 'cluster.topology', 'not implemented yet; allowed: haproxy-keepalived, nginx'],
   ['unknown topology', edit((i) => (i.cluster.topology = 'envoy')), ENV, 'cluster.topology', 'must be one of haproxy-keepalived, nginx, kube-vip'],
   ['vip without prefix', edit((i) => (i.cluster.vip = '10.10.10.100')), ENV, 'cluster.vip', 'is missing its prefix length'],
   ['vip bad octet', edit((i) => (i.cluster.vip = '10.10.10.300/24')), ENV, 'cluster.vip', 'IPv4 address with a prefix length'],

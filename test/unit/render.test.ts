@@ -206,3 +206,31 @@ describe('routes dropped from the inventory', () => {
     await expect(loadPlaybook(file)).rejects.toThrow(`${file}: tasks[0].routes.record: /etc/ha-provision/routes must also be managed by a file task on all hosts`);
   });
 });
+
+describe('topology: nginx (the k3s recipe, with the VIP)', () => {
+  const nginxInventory = parseInventory(readFileSync(exampleFile, 'utf8').replace(/topology: haproxy-keepalived/, 'topology: nginx'), exampleFile, { HA_KEEPALIVED_PASS: 'k33pal1v' });
+  const renderNginx = async (hostName: string) => {
+    const playbook = await loadPlaybook(builtinPlaybook('nginx'));
+    return { playbook, resources: await resourcesFor(playbook, nginxInventory, nginxInventory.hosts.find((h) => h.name === hostName)!, bareHost('debian', 'apt-get')) };
+  };
+
+  it('a stream proxy over every server, with passive health, validated by nginx -t before it replaces anything', async () => {
+    const { resources } = await renderNginx('lb-1');
+    const conf = fileOf(resources, '/etc/nginx/nginx.conf');
+    expect(conf).toContain('include /etc/nginx/modules-enabled/*.conf;'); // the stream module
+    expect(conf).toMatch(/stream \{\n\s+upstream apiserver \{/);
+    expect(conf.match(/^\s+server \S+ max_fails=3 fail_timeout=10s;$/gm)?.map((l) => l.trim().split(' ')[1])).toEqual(['10.10.10.50:6443', '10.10.10.51:6443', '10.10.10.52:6443']);
+    expect(conf).toMatch(/listen 6443;\n\s+proxy_pass apiserver;/);
+    const file = resources.find((r) => r.kind === 'file' && r.path === '/etc/nginx/nginx.conf');
+    expect(file && file.kind === 'file' ? file.validate : undefined).toBe('nginx -t -q -c %s');
+    expect(resources.some((r) => r.kind === 'file' && r.path.includes('haproxy'))).toBe(false);
+  });
+
+  it('keepalived holds the VIP as in the haproxy layout, and its check goes through nginx', async () => {
+    const { resources, playbook } = await renderNginx('lb-2');
+    expect(fileOf(resources, '/etc/keepalived/keepalived.conf')).toContain('10.10.10.100/24 dev eth1');
+    expect(fileOf(resources, '/etc/keepalived/check_apiserver.sh')).toContain('https://127.0.0.1:6443/healthz');
+    expect(resources.find((r) => r.kind === 'package')).toMatchObject({ names: ['nginx', 'libnginx-mod-stream', 'keepalived', 'curl'] });
+    expect(runningServices(playbook, 'lb')).toEqual(['nginx', 'keepalived']);
+  });
+});
