@@ -468,7 +468,7 @@ function checkAuthPass(value: string): string | undefined {
 // The schema
 
 const TOP_KEYS = ['apiVersion', 'cluster', 'ssh', 'sysctls', 'routes', 'history', 'packages', 'maintenance', 'hosts'] as const;
-const CLUSTER_KEYS = ['name', 'topology', 'vip', 'frontendPort', 'backendPort', 'healthCheck', 'haproxy', 'keepalived'];
+const CLUSTER_KEYS = ['name', 'topology', 'vip', 'frontendPort', 'backendPort', 'extraPorts', 'healthCheck', 'haproxy', 'keepalived'];
 const KEEPALIVED_KEYS = ['virtualRouterId', 'authPass', 'unicast', 'check'];
 const CHECK_KEYS = ['interval', 'fall', 'rise', 'weight'];
 const TIMEOUT_KEYS = ['connect', 'client', 'server', 'check', 'queue'] as const;
@@ -567,6 +567,7 @@ function validateCluster(ctx: Ctx, v: unknown): Cluster | undefined {
 
   const frontendPort = absent(c.get('frontendPort')) ? 6443 : port(ctx, c.get('frontendPort'), at('frontendPort'));
   const backendPort = absent(c.get('backendPort')) ? 6443 : port(ctx, c.get('backendPort'), at('backendPort'));
+  const extraPorts = validateExtraPorts(ctx, c.get('extraPorts'), at('extraPorts'), [frontendPort, backendPort]);
 
   let healthCheck: { path: string } | undefined;
   const hc = mapping(ctx, c.get('healthCheck'), at('healthCheck'), ['path'], '{ path: /healthz }');
@@ -588,11 +589,28 @@ function validateCluster(ctx: Ctx, v: unknown): Cluster | undefined {
   if (name === undefined || topology === undefined || vip === undefined || frontendPort === undefined
     || backendPort === undefined || keepalived === undefined) return undefined;
   return {
-    name, topology, vip, frontendPort, backendPort,
+    name, topology, vip, frontendPort, backendPort, extraPorts,
     ...(healthCheck ? { healthCheck } : {}),
     haproxy: { timeouts },
     keepalived,
   };
+}
+
+/** More ports through the VIP, each to the same port on every server (RKE2's supervisor, 9345). */
+function validateExtraPorts(ctx: Ctx, v: unknown, segs: Segs, taken: readonly (number | undefined)[]): number[] {
+  if (absent(v)) return [];
+  if (!Array.isArray(v)) {
+    ctx.p.add(segs, `must be a list of ports like [9345], got ${show(v)}`);
+    return [];
+  }
+  const out: number[] = [];
+  v.forEach((item, i) => {
+    const p = port(ctx, item, [...segs, i]);
+    if (p === undefined) return;
+    if (taken.includes(p) || out.includes(p)) ctx.p.add([...segs, i], `${p} is already used (frontendPort, backendPort or another extra port); each extra port is its own frontend`);
+    else out.push(p);
+  });
+  return out;
 }
 
 function validateKeepalived(ctx: Ctx, v: unknown, segs: Segs): Cluster['keepalived'] | undefined {
@@ -917,6 +935,7 @@ function checkClusterAgainstHosts(ctx: Ctx, cluster: Cluster, hosts: readonly Ho
   };
   clash('lb', cluster.frontendPort, 'frontendPort', 'the load balancer');
   clash('server', cluster.backendPort, 'backendPort', 'kube-apiserver');
+  for (const p of cluster.extraPorts) clash('lb', p, 'extraPorts', 'each extra port');
 
   // haproxy on a host that also runs kube-apiserver cannot listen on the apiserver's own port.
   const colocated = hosts.filter((h) => h.roles.includes('lb') && h.roles.includes('server'));
@@ -924,5 +943,9 @@ function checkClusterAgainstHosts(ctx: Ctx, cluster: Cluster, hosts: readonly Ho
     ctx.p.add(['cluster', 'frontendPort'],
       `${colocated.map((h) => h.name).join(', ')} ${colocated.length === 1 ? 'has' : 'have'} roles [lb, server]: haproxy there would bind port `
       + `${cluster.frontendPort}, where kube-apiserver already listens; pick a different frontendPort (e.g. 8443) or put lb and server on separate hosts`);
+  }
+  // An extra port is the same on the VIP and on the servers: on one host, both would bind it.
+  if (colocated.length > 0 && cluster.extraPorts.length > 0) {
+    ctx.p.add(['cluster', 'extraPorts'], `${colocated.map((h) => h.name).join(', ')} ${colocated.length === 1 ? 'has' : 'have'} roles [lb, server]: the load balancer and the server there would both bind ${cluster.extraPorts.join(', ')}; put lb and server on separate hosts to use extraPorts`);
   }
 }

@@ -67,6 +67,8 @@ export interface Cluster {
   readonly topology: Topology;
   readonly vip: { readonly address: string; readonly prefix: number }; // 10.10.10.100/24 → address + prefix
   readonly frontendPort: number;
+  /** More ports through the VIP, each forwarded to the same port on every server (RKE2's 9345). */
+  readonly extraPorts: readonly number[];
   readonly backendPort: number;
   readonly healthCheck?: { readonly path: string };
   readonly haproxy: { readonly timeouts: HaproxyTimeouts };

@@ -8,6 +8,8 @@ export const STANDIN_SCRIPT_PATH = '/usr/local/lib/ha-provision/apiserver-standi
 export const STANDIN_UNIT = 'apiserver-standin.service';
 export const STANDIN_TLS_DIR = '/etc/apiserver-standin';
 export const STANDIN_UNHEALTHY = '/run/apiserver-standin/unhealthy';
+/** A second listener, as RKE2's supervisor port next to 6443 (cluster.extraPorts is tested on it). */
+export const STANDIN_EXTRA_PORT = 9345;
 
 export const STANDIN_SCRIPT = `#!/usr/bin/python3
 # apiserver stand-in for the ha-provision lab. It is NOT a Kubernetes API server: it answers
@@ -15,13 +17,16 @@ export const STANDIN_SCRIPT = `#!/usr/bin/python3
 # exists) and 404 for anything else, which is all a load balancer's health check looks at.
 # GET /watch streams like a Kubernetes watch: 200, no Content-Length (HTTP/1.0: the body ends when the
 # connection closes), one line "tick N" every 100 ms for as long as the client stays connected.
+# It listens on every port given (default 6443; the lab also gives 9345, RKE2's supervisor port), and
+# GET /port answers which one took the request.
 import os
 import ssl
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 6443
+PORTS = [int(p) for p in sys.argv[1:]] or [6443]
 UNHEALTHY = "${STANDIN_UNHEALTHY}"
 HEALTH_PATHS = {"/healthz", "/readyz", "/livez"}
 
@@ -34,6 +39,8 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path == "/watch":
             self.watch()
+        elif path == "/port":
+            self.reply(200, str(self.server.server_address[1]).encode())
         elif path in HEALTH_PATHS:
             if os.path.exists(UNHEALTHY):
                 self.reply(500, b"unhealthy")
@@ -102,7 +109,10 @@ class Server(ThreadingHTTPServer):
 def main():
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain("${STANDIN_TLS_DIR}/tls.crt", "${STANDIN_TLS_DIR}/tls.key")
-    Server(("0.0.0.0", PORT), context).serve_forever()
+    servers = [Server(("0.0.0.0", port), context) for port in PORTS]
+    for extra in servers[1:]:
+        threading.Thread(target=extra.serve_forever, daemon=True).start()
+    servers[0].serve_forever()
 
 
 if __name__ == "__main__":
@@ -110,11 +120,11 @@ if __name__ == "__main__":
 `;
 
 export const STANDIN_UNIT_TEXT = `[Unit]
-Description=apiserver stand-in for the ha-provision lab (HTTPS :6443 /healthz /readyz /livez /watch; not a kube-apiserver)
+Description=apiserver stand-in for the ha-provision lab (HTTPS :6443 and :9345, /healthz /readyz /livez /watch /port; not a kube-apiserver)
 After=network.target
 
 [Service]
-ExecStart=/usr/bin/python3 ${STANDIN_SCRIPT_PATH} 6443
+ExecStart=/usr/bin/python3 ${STANDIN_SCRIPT_PATH} 6443 ${STANDIN_EXTRA_PORT}
 RuntimeDirectory=apiserver-standin
 RuntimeDirectoryPreserve=yes
 Restart=always

@@ -104,6 +104,7 @@ function httpsCheck(address: string, port: number, path: string, timeoutMs: numb
 export async function controllerChecks(inventory: Inventory, timeoutMs = 3000): Promise<Check[]> {
   const { vip, frontendPort, healthCheck } = inventory.cluster;
   const tcp = await tcpCheck(vip.address, frontendPort, timeoutMs);
-  if (!tcp.ok) return [tcp];
-  return [tcp, await httpsCheck(vip.address, frontendPort, healthCheck?.path ?? '/healthz', timeoutMs)];
+  const extra = await Promise.all(inventory.cluster.extraPorts.map((port) => tcpCheck(vip.address, port, timeoutMs)));
+  if (!tcp.ok) return [tcp, ...extra];
+  return [tcp, await httpsCheck(vip.address, frontendPort, healthCheck?.path ?? '/healthz', timeoutMs), ...extra];
 }

@@ -16,7 +16,8 @@ labSuite('topology: nginx, with a VIP', () => {
   beforeAll(async () => {
     const lab = await startTestLab({ name: NAME, subnet: SUBNET, lbs: 2, servers: 2 });
     inventory = join(lab.dir, 'nginx.yaml');
-    writeFileSync(inventory, readFileSync(lab.inventoryFile, 'utf8').replace('topology: haproxy-keepalived', 'topology: nginx'));
+    // With RKE2's supervisor port as an extra port: the stand-ins listen on 9345 too.
+    writeFileSync(inventory, readFileSync(lab.inventoryFile, 'utf8').replace('topology: haproxy-keepalived', 'topology: nginx').replace('  backendPort: 6443', '  backendPort: 6443\n  extraPorts: [9345]'));
   });
 
   it('converges: curl through the VIP answers ok, nginx -t passes, and haproxy is not installed', async () => {
@@ -24,6 +25,8 @@ labSuite('topology: nginx, with a VIP', () => {
     expect(up.code, up.stdout + up.stderr).toBe(0);
     expect(up.stdout).toMatch(/pass {2}e2enginx-lb-1: nginx active: active/);
     expect(await httpsGet(`https://${VIP}:6443/healthz`)).toEqual({ status: 200, body: 'ok' });
+    expect(await httpsGet(`https://${VIP}:9345/port`)).toEqual({ status: 200, body: '9345' }); // the second listener
+    expect(up.stdout).toMatch(/pass {2}VIP accepts TCP on 10\.213\.60\.100:9345/);
     expect(await expectOneStableHolder(NAME, lbs, VIP, 3_000)).toBe(lbs[0]);
     for (const lb of lbs) {
       expect(await onHost(NAME, lb, 'nginx -t 2>&1; if dpkg -s haproxy >/dev/null 2>&1; then echo haproxy installed; else echo no haproxy; fi')).toMatch(/test is successful\nno haproxy\n$/);

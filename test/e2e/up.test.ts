@@ -171,6 +171,19 @@ labSuite('up and plan against real hosts', () => {
     expect(answer).toEqual({ status: 200, body: 'ok' });
   });
 
+  it('an extra port (RKE2 9345) through the VIP reaches the stand-ins\' second listener, health-checked by haproxy', async () => {
+    const withExtra = join(work, 'extra-port.yaml');
+    writeFileSync(withExtra, readFileSync(full, 'utf8').replace('  backendPort: 6443', '  backendPort: 6443\n  extraPorts: [9345]'));
+    const up = await cli(['up', withExtra, '--yes']);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    expect(up.stdout).toMatch(/pass {2}VIP accepts TCP on 10\.213\.51\.100:9345/);
+    expect(await httpsGet(`https://${VIP}:9345/port`)).toEqual({ status: 200, body: '9345' });
+    expect(await httpsGet(`https://${VIP}:6443/port`)).toEqual({ status: 200, body: '6443' });
+    const back = await cli(['up', full, '--yes']); // the frontend goes with the key
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+    expect(await sh(lb1, 'cat /etc/haproxy/haproxy.cfg')).not.toContain('9345');
+  });
+
   it('keepalived tracks the lb: haproxy down on lb-1 moves the VIP to lb-2; up brings it back', async () => {
     const holds = async (node: string) => (await sh(node, 'ip -o -4 addr show')).includes(`inet ${VIP}/`);
     const waitFor = async (what: () => Promise<boolean>) => {

@@ -65,6 +65,7 @@ describe('parseInventory: valid input', () => {
       vip: { address: '10.10.10.100', prefix: 24 },
       frontendPort: 6443,
       backendPort: 6443,
+      extraPorts: [],
       healthCheck: { path: '/healthz' },
       haproxy: { timeouts: { connect: '5s', client: '20s', server: '20s', check: '10s', queue: '20s' } },
       keepalived: {
@@ -312,6 +313,10 @@ const invalid: [string, Inv | string, NodeJS.ProcessEnv, string, string][] = [
   ['routes not a list', edit((i) => (i.routes = { to: '10.0.0.0/8' })), ENV, 'routes', 'must be a list'],
   ['sysctl bad name', edit((i) => (i.sysctls = { IPForward: 1 })), ENV, 'sysctls.IPForward', 'not a sysctl name'],
   ['sysctl value with a space', edit((i) => (i.sysctls = { 'net.ipv4.ip_local_port_range': '1024 65000' })), ENV, 'sysctls.net.ipv4.ip_local_port_range', 'integer or a plain value'],
+  ['extra port not a list', edit((i) => (i.cluster.extraPorts = 9345)), ENV, 'cluster.extraPorts', 'must be a list of ports like [9345]'],
+  ['extra port equal to the frontend port', edit((i) => (i.cluster.extraPorts = [9345, 6443])), ENV, 'cluster.extraPorts[1]', '6443 is already used'],
+  ['extra port out of range', edit((i) => (i.cluster.extraPorts = [70000])), ENV, 'cluster.extraPorts[0]', 'integer 1–65535'],
+  ['extra port on co-located hosts', edit((i) => ((i.cluster.extraPorts = [9345]), (i.cluster.frontendPort = 8443), (i.hosts['lb-1'].roles = ['lb', 'server']))), ENV, 'cluster.extraPorts', 'would both bind 9345'],
   ['package pin not a mapping', edit((i) => (i.packages = ['haproxy'])), ENV, 'packages', 'mapping of package name to version'],
   ['package pin an unquoted number', edit((i) => (i.packages = { haproxy: 2.6 })), ENV, 'packages.haproxy', 'a version in quotes'],
   ['package pin with a shell character', edit((i) => (i.packages = { haproxy: '2.6;reboot' })), ENV, 'packages.haproxy', 'a version in quotes'],

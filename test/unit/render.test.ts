@@ -47,6 +47,20 @@ describe('haproxy.cfg', () => {
     expect(servers).toEqual(['server server-1 10.10.10.50:6443', 'server server-2 10.10.10.51:6443', 'server server-3 10.10.10.52:6443']);
   });
 
+  it('an extra port (RKE2 9345) gets a frontend and a TCP-checked backend of its own', async () => {
+    const withExtra = parseInventory(readFileSync(exampleFile, 'utf8').replace('  backendPort: 6443', '  backendPort: 6443\n  extraPorts: [9345]'), exampleFile, { HA_KEEPALIVED_PASS: 'k33pal1v' });
+    const playbook = await loadPlaybook(builtinPlaybook('haproxy-keepalived'));
+    const cfg = fileOf(await resourcesFor(playbook, withExtra, withExtra.hosts[0]!, bareHost('debian', 'apt-get')), '/etc/haproxy/haproxy.cfg');
+    expect(cfg).toMatch(/frontend port-9345\n\s+bind \*:9345\n[\s\S]*default_backend port-9345\n/);
+    const backend = cfg.slice(cfg.indexOf('backend port-9345'));
+    expect(backend).toContain('option tcp-check');
+    expect(backend.match(/^\s+server \S+ \S+$/gm)?.map((l) => l.trim())).toEqual(['server server-1 10.10.10.50:9345', 'server server-2 10.10.10.51:9345', 'server server-3 10.10.10.52:9345']);
+    const nginx = await loadPlaybook(builtinPlaybook('nginx'));
+    const conf = fileOf(await resourcesFor(nginx, { ...withExtra, cluster: { ...withExtra.cluster, topology: 'nginx' } }, withExtra.hosts[0]!, bareHost('debian', 'apt-get')), '/etc/nginx/nginx.conf');
+    expect(conf).toMatch(/upstream port_9345 \{\n\s+server 10\.10\.10\.50:9345 max_fails=3 fail_timeout=10s;/);
+    expect(conf).toMatch(/listen 9345;\n\s+proxy_pass port_9345;/);
+  });
+
   it('falls back to TCP checks without a healthCheck', async () => {
     const text = readFileSync(exampleFile, 'utf8').replace(/^\s+healthCheck:.*$/m, '');
     const tcpInventory = parseInventory(text, exampleFile, { HA_KEEPALIVED_PASS: 'k33pal1v' });
