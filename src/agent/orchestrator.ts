@@ -148,6 +148,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
       agents,
       observers,
       concurrency: options.concurrency,
+      redact,
       step: (host, text) => progress.step(host, text),
       failed: (host) => errors.has(host),
       errorOf: (host) => errors.get(host),

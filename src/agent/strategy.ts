@@ -12,6 +12,8 @@ export interface Fleet {
   readonly agents: readonly HostAgent[]; // the hosts of this run, planned
   readonly observers: readonly HostAgent[]; // lbs a --limit leaves out: read, never changed
   readonly concurrency: number;
+  /** Masks the inventory's secrets: whatever a strategy reports passes through it. */
+  redact(text: string): string;
   step(host: string, text: string): void; // progress
   /** Applies one host's planned changes; false when it failed (the error is kept for the report). */
   applyHost(agent: HostAgent): Promise<boolean>;

@@ -71,14 +71,15 @@ export function rolling(options: RollingOptions): Strategy {
       const { inventory } = fleet;
       const started = clock.now().getTime();
       const timeline: TimelineEvent[] = [];
-      const log = (step: string, ok: boolean, detail: string, host?: string): void => {
+      const log = (step: string, ok: boolean, text: string, host?: string): void => {
+        const detail = fleet.redact(text); // a drain's error output, say, is the host's own words
         const now = clock.now();
         timeline.push({ at: now.toISOString(), seconds: Math.round((now.getTime() - started) / 100) / 10, ...(host ? { host } : {}), step, ok, detail });
         fleet.step(host ?? 'rollout', `${step}: ${detail}`);
       };
       const stop = (reason: 'failed' | 'gate' | 'window', detail: string, host?: string): StrategyOutcome => {
         log('stop', false, detail, host);
-        return { timeline, stopped: { reason, detail } };
+        return { timeline, stopped: { reason, detail: fleet.redact(detail) } };
       };
       const agent = (name: string): HostAgent => fleet.agents.find((a) => a.host.name === name)!;
 

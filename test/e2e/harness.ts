@@ -177,6 +177,21 @@ export function httpsGet(url: string, opts: { timeoutMs?: number } = {}): Promis
   });
 }
 
+/**
+ * What a user checks of a VIP: `service` stopped on the holder (lbs[0]) moves the VIP to lbs[1], which
+ * serves `url`; `up` then starts it again and the VIP comes back to lbs[0]. Returns up's result.
+ */
+export async function expectFailoverAndBack(lab: string, lbs: readonly string[], vip: string, service: string, inventory: string): Promise<CliResult> {
+  await onHost(lab, lbs[0]!, `systemctl stop ${service}`);
+  if (!(await waitFor(async () => (await vipHolders(lab, lbs, vip)).join() === lbs[1]))) throw new Error(`${service} stopped on ${lbs[0]}: the VIP did not move to ${lbs[1]}`);
+  const serves = await waitFor(async () => (await httpsGet(`https://${vip}:6443/healthz`).catch(() => ({ body: '' }))).body === 'ok', 10_000);
+  if (!serves) throw new Error(`the VIP on ${lbs[1]} does not serve /healthz`);
+  const up = await cli(['up', inventory, '--yes']);
+  if (up.code !== 0) throw new Error(`up after the failover: exit ${up.code}\n${up.stdout}${up.stderr}`);
+  if ((await expectOneStableHolder(lab, lbs, vip, 3_000)) !== lbs[0]) throw new Error(`the VIP did not come back to ${lbs[0]}`);
+  return up;
+}
+
 /** Polls `what` every `everyMs` until it holds (true) or `ms` pass (false). */
 export async function waitFor(what: () => Promise<boolean>, ms = 30_000, everyMs = 100): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, everyMs))) if (await what()) return true;

@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { cli, expectOneStableHolder, httpsGet, labSuite, onHost, startTestLab, vipHolders, waitFor } from './harness.js';
+import { cli, expectFailoverAndBack, expectOneStableHolder, httpsGet, labSuite, onHost, startTestLab } from './harness.js';
 
 const NAME = 'e2enginx';
 const SUBNET = '10.213.60.0/24';
@@ -40,12 +40,7 @@ labSuite('topology: nginx, with a VIP', () => {
   });
 
   it('nginx dying on the holder moves the VIP; up starts nginx again and the VIP comes back', async () => {
-    await onHost(NAME, lbs[0]!, 'systemctl stop nginx');
-    expect(await waitFor(async () => (await vipHolders(NAME, lbs, VIP)).join() === lbs[1])).toBe(true);
-    expect(await waitFor(async () => (await httpsGet(`https://${VIP}:6443/healthz`).catch(() => ({ body: '' }))).body === 'ok', 10_000)).toBe(true);
-    const up = await cli(['up', inventory, '--yes']);
-    expect(up.code, up.stdout + up.stderr).toBe(0);
+    const up = await expectFailoverAndBack(NAME, lbs, VIP, 'nginx', inventory);
     expect(up.stdout).toContain('start nginx');
-    expect(await expectOneStableHolder(NAME, lbs, VIP, 3_000)).toBe(lbs[0]);
   });
 });

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { blockMulticastVrrp, droppedAdverts, unblockMulticastVrrp } from '../../src/lab/vrrp.js';
-import { cli, expectOneStableHolder, httpsGet, labSuite, onHost, startTestLab, vipHolders, waitFor } from './harness.js';
+import { cli, expectFailoverAndBack, expectOneStableHolder, labSuite, onHost, startTestLab, vipHolders, waitFor } from './harness.js';
 
 const NAME = 'e2euni';
 const SUBNET = '10.213.59.0/24';
@@ -44,11 +44,7 @@ labSuite('unicast VRRP where multicast is dropped', () => {
   });
 
   it('failover works over unicast: haproxy dying on the holder moves the VIP; up brings it back', async () => {
-    await onHost(NAME, lbs[0]!, 'systemctl stop haproxy');
-    expect(await waitFor(async () => (await vipHolders(NAME, lbs, VIP)).join() === lbs[1])).toBe(true);
-    expect(await waitFor(async () => (await httpsGet(`https://${VIP}:6443/healthz`).catch(() => ({ body: '' }))).body === 'ok', 10_000)).toBe(true);
-    const up = await cli(['up', unicast, '--yes']);
-    expect(up.code, up.stdout + up.stderr).toBe(0);
-    expect(await expectOneStableHolder(NAME, lbs, VIP, 3_000)).toBe(lbs[0]);
+    const up = await expectFailoverAndBack(NAME, lbs, VIP, 'haproxy', unicast);
+    expect(up.stdout).toContain('start haproxy');
   });
 });

@@ -95,6 +95,17 @@ describe('rolling updates on a simulated fleet', () => {
     expect(report.rollout!.timeline.at(-1)?.detail).toMatch(/the VIP is back on lb-1/);
   });
 
+  it('a drain that fails stops the rollout before the host changes, and what the host printed is masked', async () => {
+    const inventory = inventoryOf();
+    const fleet = await SimFleet.converged(inventory, await withDropIn(100_000));
+    fleet.sim('lb-2').failDrain = 'cannot write /run/ha-provision-drain (auth_pass k33pal1v)';
+    const report = await rollout(fleet, inventory, await withDropIn(200_000));
+    expect(report.rollout?.stopped).toEqual({ reason: 'failed', detail: 'BACKUP lb-2: lb-2: drain failed (exit 1): cannot write /run/ha-provision-drain (auth_pass ********)' });
+    expect(JSON.stringify(report.rollout)).not.toContain('k33pal1v');
+    expect(status(report)).toMatchObject({ 'lb-1': 'pending', 'lb-2': 'pending' });
+    expect(fleet.events).toEqual([]); // nothing applied anywhere
+  });
+
   it('a peer-coupled change (auth_pass) goes to every lb in one step, the BACKUP drained so that no lb takes the VIP twice', async () => {
     const fleet = await SimFleet.converged(inventoryOf(), await builtin());
     const report = await rollout(fleet, inventoryOf(undefined, 'n3wpass1'), await builtin());

@@ -36,6 +36,8 @@ export class SimHost {
   /** A service that fails to load new files (its load step fails): the run restores the host. */
   failLoading?: string;
   failedLoad = false; // its next apply is the run's restore of the previous files
+  /** The drain command fails, printing this on stderr. */
+  failDrain?: string;
   constructor(readonly host: Host) {}
 }
 
@@ -101,6 +103,7 @@ export class SimFleet {
     if (script.includes('@@ha-provision-fact ')) return ok(this.facts(sim));
     const drain = this.playbook.drain;
     if (drain && script === drain.run) {
+      if (sim.failDrain) return { code: 1, stdout: '', stderr: sim.failDrain };
       sim.drained = true;
       this.events.push({ host: sim.host.name, what: 'drain', holders: this.holders() });
       return ok();
