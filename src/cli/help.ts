@@ -16,7 +16,8 @@ Commands:
   lab up|down|status|stop|start|partition|heal|exec   a local fleet of real test hosts (root, Linux)
 
 Options: --help on every command, --version, --ask-sudo-password (one prompt per run, for non-root users
-whose sudo asks; or ssh.sudoPassword: { env: NAME }). Exit codes: 0 ok, 1 error, 2 changes pending (plan).
+whose sudo asks; or ssh.sudoPassword: { env: NAME }). Exit codes: 0 ok, 1 error, 2 changes pending (plan),
+4 outside the maintenance window (rollout).
 Colour only on a TTY and never with NO_COLOR.`,
   up: `Usage: ha-provision up <inventory.yaml> [options]
 
