@@ -150,7 +150,6 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
       concurrency: options.concurrency,
       redact,
       step: (host, text) => progress.step(host, text),
-      failed: (host) => errors.has(host),
       errorOf: (host) => errors.get(host),
       applyHost: async (agent) => {
         let ok = false;

@@ -17,7 +17,7 @@ export interface Fleet {
   step(host: string, text: string): void; // progress
   /** Applies one host's planned changes; false when it failed (the error is kept for the report). */
   applyHost(agent: HostAgent): Promise<boolean>;
-  failed(host: string): boolean;
+  /** Why this host failed in this run (planning or applying), or undefined. */
   errorOf(host: string): string | undefined;
 }
 
@@ -50,7 +50,7 @@ export const parallel: Strategy = {
   preview: async () => [],
   async apply(fleet) {
     const limit = pLimit(Math.max(1, fleet.concurrency));
-    await Promise.all(fleet.agents.filter((a) => !fleet.failed(a.host.name) && a.changes.length > 0).map((a) => limit(() => fleet.applyHost(a))));
+    await Promise.all(fleet.agents.filter((a) => fleet.errorOf(a.host.name) === undefined && a.changes.length > 0).map((a) => limit(() => fleet.applyHost(a))));
     return { timeline: [] };
   },
 };

@@ -58,7 +58,7 @@ export function rolling(options: RollingOptions): Strategy {
 
   const planWaves = async (fleet: Fleet): Promise<Wave[]> => {
     const holders = vipHolders(fleet.inventory, known(await readLbs(fleet)));
-    const planned = fleet.agents.filter((a) => !fleet.failed(a.host.name)).map((a) => ({ name: a.host.name, lb: hasRole(a.host, 'lb'), priority: a.host.priority ?? 0, changes: a.changes }));
+    const planned = fleet.agents.filter((a) => fleet.errorOf(a.host.name) === undefined).map((a) => ({ name: a.host.name, lb: hasRole(a.host, 'lb'), priority: a.host.priority ?? 0, changes: a.changes }));
     return rolloutWaves(planned, holders, fleet.playbook, options.batch);
   };
 
@@ -95,18 +95,19 @@ export function rolling(options: RollingOptions): Strategy {
       };
 
       /** Before a wave: the VIP serves, and the lbs not taken out by it leave at least one healthy lb. */
-      const gate = async (label: string, leaving: readonly string[]): Promise<string | undefined> => {
+      /** Returns why the step may not run, or the lbs it read (the step starts from them). */
+      const gate = async (label: string, leaving: readonly string[]): Promise<{ refused: string } | { lbs: Map<string, HostFacts> }> => {
         const [lbs, vip] = await Promise.all([readLbs(fleet), vipChecks(inventory)]);
         const failed = vip.filter((c) => !c.ok);
-        if (failed.length) return `before ${label}: the VIP does not serve (${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')})`;
+        if (failed.length) return { refused: `before ${label}: the VIP does not serve (${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')})` };
         const unread = leaving.filter((n) => !lbs.get(n));
-        if (unread.length) return `before ${label}: ${unread.join(', ')} could not be read within ${readTimeoutMs / 1000} s (down or cut off?)`;
+        if (unread.length) return { refused: `before ${label}: ${unread.join(', ')} could not be read within ${readTimeoutMs / 1000} s (down or cut off?)` };
         const why = new Map([...lbs].map(([n, f]) => [n, unhealthy(fleet, n, f)]));
         const healthy = [...why].filter(([n, w]) => !w && !leaving.includes(n)).map(([n]) => n);
         const ill = [...why].flatMap(([n, w]) => (w ? [`${n}: ${w}`] : []));
-        if (leaving.length > 0 && healthy.length === 0) return `before ${label}: it would leave no healthy lb${ill.length ? ` (${ill.join('; ')})` : ''}`;
+        if (leaving.length > 0 && healthy.length === 0) return { refused: `before ${label}: it would leave no healthy lb${ill.length ? ` (${ill.join('; ')})` : ''}` };
         log('gate', true, `the VIP serves (held by ${vipHolders(inventory, known(lbs)).join(', ') || 'none'}); healthy lbs: ${healthy.join(', ') || 'none besides this one'}${ill.length ? `; not healthy: ${ill.join('; ')}` : ''}`);
-        return undefined;
+        return { lbs: known(lbs) };
       };
 
       const drain = async (name: string): Promise<void> => {
@@ -178,10 +179,10 @@ export function rolling(options: RollingOptions): Strategy {
         return undefined;
       };
 
-      const runTogether = async (wave: Extract<Wave, { kind: 'lbs-together' }>): Promise<StrategyOutcome | undefined> => {
+      const runTogether = async (wave: Extract<Wave, { kind: 'lbs-together' }>, lbs: Map<string, HostFacts>): Promise<StrategyOutcome | undefined> => {
         // While peers disagree on the shared settings they cannot hear each other, and a BACKUP would take
         // the VIP: drained, the BACKUPs stay silent until every lb has the new settings.
-        const holders = vipHolders(inventory, known(await readLbs(fleet)));
+        const holders = vipHolders(inventory, lbs); // as the gate just read them
         const backups = wave.hosts.filter((h) => !holders.includes(h) && drainsOn(fleet.playbook, agent(h).host));
         await Promise.all(backups.map(drain));
         if (backups.length) log('drain', true, `${backups.join(', ')} out of service while the peers change together`);
@@ -215,11 +216,11 @@ export function rolling(options: RollingOptions): Strategy {
         }
         const waveStarted = clock.now().getTime();
         const leaving = wave.kind === 'lb' ? [wave.host] : [];
-        const refused = await gate(label, leaving);
-        if (refused) return stop('gate', refused);
+        const gated = await gate(label, leaving);
+        if ('refused' in gated) return stop('gate', gated.refused);
         let outcome: StrategyOutcome | undefined;
         try {
-          outcome = wave.kind === 'servers' ? await runServers(wave.hosts) : wave.kind === 'lb' ? await runLb(wave) : await runTogether(wave);
+          outcome = wave.kind === 'servers' ? await runServers(wave.hosts) : wave.kind === 'lb' ? await runLb(wave) : await runTogether(wave, gated.lbs);
         } catch (error) {
           outcome = stop('failed', `${label}: ${(error as Error).message}`); // a drain that could not run
         }
