@@ -124,7 +124,7 @@ export class HostAgent {
   private async restore(run: RunIdentity): Promise<string> {
     const changes = restoreChanges(this.changes);
     const paths = changes.flatMap((c) => (c.kind === 'file' ? [c.path] : []));
-    if (paths.length === 0) return 'Nothing to restore: every file of this run is new on this host.';
+    if (changes.length === 0) return 'Nothing to restore: every file of this run is new on this host.';
     let executed;
     try {
       executed = await this.execute(changes, run);
@@ -135,7 +135,8 @@ export class HostAgent {
     await this.readFacts().catch(() => undefined); // the report shows the host as it is now
     if (outcome.ok) {
       const services = changes.flatMap((c) => (c.kind === 'service' ? [c.name] : []));
-      return `Restored the previous ${paths.join(', ')} and reloaded ${services.join(', ') || 'nothing'}: the host runs its previous config again.`;
+      const files = paths.length > 0 ? `Restored the previous ${paths.join(', ')} and reloaded` : 'Started again';
+      return `${files} ${services.join(', ') || 'nothing'}: the host runs its previous config again.`;
     }
     const step = steps[outcome.failedStep ?? 0]?.label ?? 'restore';
     return `Restoring the previous version failed too, at step "${step}": ${withRealPaths(outcome.output ?? '', changes).trim()}`;

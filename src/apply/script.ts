@@ -40,6 +40,7 @@ export interface Step {
 }
 
 type FileChange = Extract<Change, { kind: 'file' }>;
+type AbsentFileChange = Extract<Change, { kind: 'absent-file' }>;
 type ServiceChange = Extract<Change, { kind: 'service' }>;
 
 function installStep(change: Extract<Change, { kind: 'package' }>): Step {
@@ -102,6 +103,14 @@ function commitStep(change: FileChange): Step {
   return { label: `install ${change.path}`, script: `${before}${keep('after', stagedPath(change.path))}${command('mv', '-f', stagedPath(change.path), change.path)}` };
 }
 
+/** Keeps the last version in this run's history, then removes the file. */
+function removeStep(change: AbsentFileChange): Step {
+  return {
+    label: `remove ${change.path}`,
+    script: `mkdir -p "$version/before"${quote(dirname(change.path))} && cp -p ${quote(change.path)} "$version/before"${quote(change.path)} && ${command('rm', '-f', change.path)}`,
+  };
+}
+
 /** Written before any rename: each service that must load new files, with the files it must load. */
 function markPendingStep(services: readonly ServiceChange[]): Step | undefined {
   const due = services.filter((s) => s.loads.length > 0);
@@ -121,7 +130,12 @@ const serviceCommand: Record<ServiceAction, (unit: string) => string> = {
   start: (unit) => command('systemctl', 'reload-or-restart', unit),
   reload: (unit) => command('systemctl', 'reload', unit),
   restart: (unit) => command('systemctl', 'restart', unit),
+  stop: (unit) => command('systemctl', 'stop', unit),
+  disable: (unit) => command('systemctl', 'disable', '-q', unit),
 };
+
+/** Stopping or disabling a service the tool no longer runs: nothing to load, nothing to check after. */
+const isLeaving = (change: ServiceChange): boolean => change.actions.every((a) => a === 'stop' || a === 'disable');
 
 /**
  * Whether a service loaded its config: systemctl returns before the daemon has (haproxy -Ws reports
@@ -144,7 +158,7 @@ function loadedCheck(change: ServiceChange): string {
  */
 function serviceSteps(change: ServiceChange): Step[] {
   return change.actions.map((action) =>
-    action === 'enable'
+    action === 'enable' || action === 'stop' || action === 'disable'
       ? { label: `${action} ${change.name}`, script: serviceCommand[action](change.name) }
       : {
           label: `${action} ${change.name}`,
@@ -158,7 +172,7 @@ function serviceSteps(change: ServiceChange): Step[] {
  * The plan was computed from what each file held then: a file edited since (by hand, or by another
  * run) stops this host before anything changes, rather than being overwritten unseen.
  */
-function unchangedSincePlanStep(files: readonly FileChange[]): Step | undefined {
+function unchangedSincePlanStep(files: readonly (FileChange | AbsentFileChange)[]): Step | undefined {
   if (files.length === 0) return undefined;
   const checks = files.map((f) =>
     f.before
@@ -179,9 +193,12 @@ export const HOST_PATHS: HostPaths = { lockFile: LOCK_FILE, historyDir: HISTORY_
 export function applySteps(changes: readonly Change[], paths: HostPaths = HOST_PATHS): Step[] {
   const of = <K extends Change['kind']>(kind: K) => changes.filter((c): c is Extract<Change, { kind: K }> => c.kind === kind);
   const files = of('file');
+  const removed = of('absent-file');
   const leftovers = of('leftovers').flatMap((c) => c.paths);
-  const mark = markPendingStep(of('service'));
-  const unchanged = unchangedSincePlanStep(files);
+  const services = of('service');
+  const mark = markPendingStep(services);
+  const unchanged = unchangedSincePlanStep([...files, ...removed]);
+  const versioned = files.length > 0 || removed.length > 0;
   return [
     ...(unchanged ? [unchanged] : []),
     ...(leftovers.length > 0 ? [{ label: 'remove staging files of an interrupted run', script: command('rm', '-f', ...leftovers) }] : []),
@@ -198,11 +215,15 @@ export function applySteps(changes: readonly Change[], paths: HostPaths = HOST_P
     ...files.map(stageStep),
     ...files.filter((c): c is FileChange & { validate: string } => c.validate !== undefined).map((c) => validateStep(c, files)),
     ...(mark ? [mark] : []),
-    ...(files.length > 0 ? [{ label: 'record this version', script: 'mkdir -p "$version" && printf \'%s\\n\' "$run_info" > "$version/run"' }] : []),
+    // Once every new file validated, and before any is loaded: a service that leaves frees its ports
+    // (haproxy's, which nginx takes over on a topology switch).
+    ...services.filter(isLeaving).flatMap(serviceSteps),
+    ...(versioned ? [{ label: 'record this version', script: 'mkdir -p "$version" && printf \'%s\\n\' "$run_info" > "$version/run"' }] : []),
     ...files.map(commitStep),
-    ...(files.some((c) => c.daemonReload) ? [{ label: 'systemctl daemon-reload', script: 'systemctl daemon-reload' }] : []),
-    ...of('service').flatMap(serviceSteps),
-    ...(files.length > 0 ? [pruneStep(paths)] : []),
+    ...removed.map(removeStep),
+    ...([...files, ...removed].some((c) => c.daemonReload) ? [{ label: 'systemctl daemon-reload', script: 'systemctl daemon-reload' }] : []),
+    ...services.filter((s) => !isLeaving(s)).flatMap(serviceSteps),
+    ...(versioned ? [pruneStep(paths)] : []),
   ];
 }
 
@@ -229,7 +250,7 @@ export function applyScript(steps: readonly Step[], changes: readonly Change[], 
     'export LC_ALL=C DEBIAN_FRONTEND=noninteractive',
     "trap ':' HUP PIPE",
     ...lockPrologue(run, quote(lockFile)),
-    ...(changes.some((c) => c.kind === 'file') ? versionPrologue(run, paths.historyDir) : []),
+    ...(changes.some((c) => c.kind === 'file' || c.kind === 'absent-file') ? versionPrologue(run, paths.historyDir) : []),
     // An interrupt or termination exits through the EXIT trap too; SIGKILL leaves the staged files to
     // the next facts read, and the lock stale, to be taken over by the next run.
     `trap ${quote(cleanup)} EXIT`,

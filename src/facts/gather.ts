@@ -26,6 +26,7 @@ import {
 } from './facts.js';
 import { historyFact, historyHeadFact, type Version } from './history.js';
 import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact, runLockFact, type RunLockFact } from './leftovers.js';
+import { EMPTY_RECORD, managedFact, type ManagedRecord } from './managed.js';
 
 /** What to read; derived from a host's resources (and, for lbs, the backends to probe). */
 export interface FactNeeds {
@@ -60,6 +61,8 @@ export interface HostFacts {
   readonly runLock?: RunLockFact;
   readonly history: readonly Version[]; // empty unless asked for
   readonly historyHead: number; // the newest version number on the host, 0 if none
+  /** What the last run recorded as managed here; the files and services it names are in `files` and `services`. */
+  readonly managed: ManagedRecord;
 }
 
 const MARK = '@@ha-provision-fact ';
@@ -83,6 +86,7 @@ function factsFor(needs: FactNeeds) {
     runLock: runLockFact,
     history: historyFact(needs.history ? needs.files : []),
     historyHead: historyHeadFact(),
+    managed: managedFact({ files: needs.files, services: needs.services }),
   } satisfies Record<keyof HostFacts, Fact<unknown>>;
 }
 
@@ -107,7 +111,14 @@ export function parseGathered(needs: FactNeeds, stdout: string): HostFacts {
   const facts = factsFor(needs);
   const parsed: Record<string, unknown> = {};
   for (const [key, fact] of Object.entries(facts)) parsed[key] = fact.parse(sections.get(key) ?? '');
-  return parsed as unknown as HostFacts;
+  // Recorded files and services the playbook no longer reads itself: read alongside, one map each.
+  const managed = parsed.managed as ReturnType<typeof facts.managed.parse>;
+  return {
+    ...(parsed as unknown as HostFacts),
+    files: { ...managed.files, ...(parsed.files as HostFacts['files']) },
+    services: { ...managed.services, ...(parsed.services as HostFacts['services']) },
+    managed: managed.record,
+  };
 }
 
 export async function gatherFacts(host: string, transport: Transport, needs: FactNeeds): Promise<HostFacts> {
@@ -136,5 +147,6 @@ export function freshHostFacts(family: OsFamily): HostFacts {
     dpkgInterrupted: false,
     history: [],
     historyHead: 0,
+    managed: EMPTY_RECORD,
   };
 }

@@ -67,6 +67,8 @@ export function describeChange(change: Change): string {
       if (!change.before) return `create ${change.path} (mode ${change.mode})`;
       return `update ${change.path}${fileStateChange(change, change.before)}`;
     }
+    case 'absent-file':
+      return `remove ${change.path} (${change.why})`;
     case 'service':
       return `${change.actions.join(' + ')} ${change.name} (${change.why})`;
   }

@@ -14,6 +14,8 @@ function plainText(r: Resource): string {
   switch (r.kind) {
     case 'file':
       return `${r.path}\n${r.owner}:${r.group}\n${maskPatterns(r.content, r.secrets)}`;
+    case 'absent-file':
+      return r.path;
     case 'package':
       return r.names.join(' ');
     case 'sysctl':

@@ -52,6 +52,9 @@ export function savedChange(change: Change, fingerprint: (text: string, secret: 
       const before = change.before ? { before: state(change.before.content, change.before.mode, change.before.owner, change.before.group) } : {};
       return { subject: change.path, describe, ...before, after: state(change.content, change.mode, change.owner, change.group) };
     }
+    case 'absent-file':
+      // Its patterns for secrets left with the layout: fingerprinted as if it held one.
+      return { subject: change.path, describe, before: fingerprint(change.before.content, true), after: 'absent' };
     case 'package':
       return { subject: `packages ${[...change.install, ...change.upgrade.map((u) => u.name)].join(' ')}`, describe, before: stable(change.upgrade.map((u) => [u.name, u.from])), after: stable([change.install, change.versions]) };
     case 'sysctl':

@@ -9,9 +9,11 @@ import Handlebars from 'handlebars';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';
 import type { FactNeeds, HostFacts } from '../facts/gather.js';
+import { MANAGED_RECORD } from '../facts/managed.js';
 import type { OsFamily } from '../facts/facts.js';
 import { hasRole, type Host, type Inventory, type Route } from '../inventory/types.js';
-import type { Resource } from '../resources/types.js';
+import type { Resource, ServiceState } from '../resources/types.js';
+import { withManagedRecord } from './managed.js';
 import { hostVars, type HostVars } from './vars.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -35,10 +37,12 @@ export type TaskBody =
   /** Every inventory route; `record` is the managed file listing them, whose old lines name the routes to delete. */
   | { readonly kind: 'routes'; readonly record?: string }
   | { readonly kind: 'file'; readonly file: FileSpec }
+  /** `file: { path, state: absent }`: a file that must not exist. */
+  | { readonly kind: 'absent-file'; readonly path: string; readonly daemonReload: boolean }
   | {
       readonly kind: 'service';
       readonly name: string;
-      readonly running: boolean;
+      readonly state: ServiceState;
       readonly reloadOn: readonly string[];
       readonly onChange: 'reload' | 'restart';
       /** Files that take effect only on a restart (a systemd drop-in's LimitNOFILE): restart, not onChange. */
@@ -117,7 +121,14 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
         body = { kind: key, ...(typeof value?.record === 'string' ? { record: value.record } : {}) };
         break;
       case 'file':
-        if (typeof value?.path !== 'string' || typeof value.template !== 'string') fail(`${where}.file`, 'needs path and template');
+        // Paths go into the host's managed record one per line, split at whitespace.
+        if (typeof value?.path !== 'string' || !/^\/\S+$/.test(value.path)) fail(`${where}.file.path`, 'must be an absolute path without whitespace');
+        if (value.state !== undefined && value.state !== 'absent') fail(`${where}.file.state`, 'allowed: absent (a file that must not exist; leave it out for a file rendered from a template)');
+        if (value.state === 'absent') {
+          body = { kind: 'absent-file', path: value.path as string, daemonReload: value.daemonReload === true };
+          break;
+        }
+        if (typeof value.template !== 'string') fail(`${where}.file`, 'needs path and template (or state: absent)');
         if (!/^0?[0-7]{3}$/.test(String(value.mode ?? ''))) fail(`${where}.file.mode`, 'must be an octal mode in quotes, e.g. "0644"');
         if (value.validate !== undefined && !String(value.validate).includes('%s')) fail(`${where}.file.validate`, 'must contain %s (the staged file)');
         for (const key of ['owner', 'group'] as const) {
@@ -143,6 +154,10 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
         break;
       case 'service':
         if (typeof value?.name !== 'string') fail(`${where}.service.name`, 'required');
+        if (value.running !== undefined) fail(`${where}.service.running`, 'replaced by state: running | enabled | stopped');
+        if (value.state !== undefined && !['running', 'enabled', 'stopped'].includes(value.state as string)) {
+          fail(`${where}.service.state`, 'must be running (enabled and active; the default), enabled (started at boot only, e.g. a oneshot) or stopped (stopped and disabled)');
+        }
         for (const key of ['onChange', 'onUpgrade'] as const) {
           if (value[key] !== undefined && !['reload', 'restart'].includes(value[key] as string)) fail(`${where}.service.${key}`, 'must be reload or restart');
         }
@@ -150,7 +165,7 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
         body = {
           kind: 'service',
           name: value.name as string,
-          running: value.running !== false,
+          state: (value.state as ServiceState | undefined) ?? 'running',
           reloadOn: (value.reloadOn as string[] | undefined) ?? [],
           onChange: (value.onChange as 'reload' | 'restart' | undefined) ?? 'reload',
           restartOn: (value.restartOn as string[] | undefined) ?? [],
@@ -185,7 +200,7 @@ function readDrain(raw: unknown, fail: (where: string, what: string) => never): 
 
 /** The services the playbook keeps running on a host of that role (what verify checks are active). */
 export const runningServices = (playbook: Playbook, role: 'lb' | 'server'): string[] =>
-  playbook.tasks.flatMap((t) => (t.body.kind === 'service' && t.body.running && (t.on === 'all' || t.on === role) ? [t.body.name] : []));
+  playbook.tasks.flatMap((t) => (t.body.kind === 'service' && t.body.state === 'running' && (t.on === 'all' || t.on === role) ? [t.body.name] : []));
 
 /** Where a playbook drains: on this host? */
 export const drainsOn = (playbook: Playbook, host: Host): Drain | undefined =>
@@ -229,7 +244,11 @@ export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, 
   return {
     packages: bodies.flatMap((b) => (b.kind === 'packages' ? b.names : [])),
     sysctls: bodies.some((b) => b.kind === 'sysctls') ? vars.sysctls.map((s) => s.key) : [],
-    files: tasks.flatMap((t) => (t.body.kind === 'file' ? expand(t, vars).map((v) => renderPath((t.body as { file: FileSpec }).file.path, v)) : [])),
+    files: [
+      ...tasks.flatMap((t) => (t.body.kind === 'file' ? expand(t, vars).map((v) => renderPath((t.body as { file: FileSpec }).file.path, v)) : [])),
+      ...bodies.flatMap((b) => (b.kind === 'absent-file' ? [b.path] : [])),
+      MANAGED_RECORD,
+    ],
     services: bodies.flatMap((b) => (b.kind === 'service' ? [b.name] : [])),
     serviceFaults: Object.fromEntries(bodies.flatMap((b) => (b.kind === 'service' && b.logFaults.length > 0 ? [[b.name, b.logFaults]] : []))),
     // Per-device files of devices that may have left the inventory (RHEL's route-DEV): read them all, so
@@ -282,7 +301,10 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
         break;
       }
       case 'service':
-        resources.push({ kind: 'service', name: body.name, running: body.running, reloadOn: body.reloadOn, onChange: body.onChange, restartOn: body.restartOn, logFaults: body.logFaults });
+        resources.push({ kind: 'service', name: body.name, state: body.state, reloadOn: body.reloadOn, onChange: body.onChange, restartOn: body.restartOn, logFaults: body.logFaults });
+        break;
+      case 'absent-file':
+        resources.push({ kind: 'absent-file', path: body.path, daemonReload: body.daemonReload, why: `task "${task.name}" removes it` });
         break;
       case 'file': {
         const peers = inventory.hosts.filter((h) => h.name !== host.name && appliesTo(task, h)).map((h) => h.name);
@@ -306,5 +328,5 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
       }
     }
   }
-  return resources;
+  return withManagedRecord(resources, facts);
 }

@@ -58,8 +58,25 @@ function diffFile(r: ResourceOf<'file'>, facts: HostFacts): Change[] {
   ];
 }
 
+function diffAbsentFile(r: ResourceOf<'absent-file'>, facts: HostFacts): Change[] {
+  const before = facts.files[r.path];
+  return before ? [{ kind: 'absent-file', path: r.path, before, daemonReload: r.daemonReload, why: r.why }] : [];
+}
+
+/** A service the tool no longer runs: stopped, and disabled so that a reboot does not start it again. */
+function diffStoppedService(r: ResourceOf<'service'>, facts: HostFacts): Change[] {
+  const state = facts.services[r.name];
+  const actions: ServiceAction[] = [];
+  if (state && !['inactive', 'failed', 'unknown'].includes(state.active)) actions.push('stop');
+  if (state?.enabled === 'enabled') actions.push('disable');
+  if (actions.length === 0) return [];
+  return [{ kind: 'service', name: r.name, actions, why: r.why ?? 'not wanted running', loads: [], logFaults: [] }];
+}
+
 function diffService(r: ResourceOf<'service'>, facts: HostFacts, changedFiles: ReadonlySet<string>, host: string): Change[] {
   if (!facts.systemd) throw new HostError(host, `systemd is not running; cannot manage service ${r.name}`);
+  if (r.state === 'stopped') return diffStoppedService(r, facts);
+  const running = r.state === 'running';
   const state = facts.services[r.name];
   const actions: ServiceAction[] = [];
   const why: string[] = [];
@@ -73,16 +90,16 @@ function diffService(r: ResourceOf<'service'>, facts: HostFacts, changedFiles: R
   const loads = [...changed, ...unloaded];
   // A drop-in's LimitNOFILE, say, takes effect only when the service starts again.
   const restartFor = loads.filter((p) => r.restartOn.includes(p));
-  if (r.running && state?.active !== 'active') {
+  if (running && state?.active !== 'active') {
     actions.push('start');
     why.push(state && state.active !== 'inactive' ? `is ${state.active}` : 'not running');
-  } else if (r.running && loads.length > 0) {
+  } else if (running && loads.length > 0) {
     actions.push(restartFor.length > 0 ? 'restart' : r.onChange);
     if (changed.length > 0) why.push(`${changed.join(', ')} changed${restartFor.length > 0 ? ` (${restartFor.join(', ')} takes effect on a restart)` : ''}`);
     if (unloaded.length > 0) why.push(`has not loaded ${unloaded.join(', ')} since an earlier run installed ${unloaded.length === 1 ? 'it' : 'them'}`);
   }
   if (actions.length === 0) return [];
-  return [{ kind: 'service', name: r.name, actions, why: why.join('; '), loads: r.running ? loads : [], logFaults: r.logFaults }];
+  return [{ kind: 'service', name: r.name, actions, why: why.join('; '), loads: running ? loads : [], logFaults: r.logFaults }];
 }
 
 export function diffResources(resources: readonly Resource[], facts: HostFacts, host: string): Change[] {
@@ -95,6 +112,7 @@ export function diffResources(resources: readonly Resource[], facts: HostFacts, 
       case 'sysctl': changes.push(...diffSysctl(r, facts)); break;
       case 'route': changes.push(...diffRoute(r, facts)); break;
       case 'file': changes.push(...diffFile(r, facts)); break;
+      case 'absent-file': changes.push(...diffAbsentFile(r, facts)); break;
       case 'service': break; // below, once every file change is known
     }
   }

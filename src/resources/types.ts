@@ -4,7 +4,10 @@ import type { FileFact, PackageManager } from '../facts/facts.js';
 import type { HostFacts } from '../facts/gather.js';
 import type { Route } from '../inventory/types.js';
 
-export type ServiceAction = 'enable' | 'start' | 'reload' | 'restart';
+export type ServiceAction = 'enable' | 'start' | 'reload' | 'restart' | 'stop' | 'disable';
+
+/** running: enabled and active; enabled: only enabled (a boot-time oneshot); stopped: neither. */
+export type ServiceState = 'running' | 'enabled' | 'stopped';
 
 export type Resource =
   | { readonly kind: 'package'; readonly names: readonly string[]; readonly versions: Readonly<Record<string, string>> }
@@ -23,10 +26,14 @@ export type Resource =
       readonly peerShared: readonly PeerSetting[];
       readonly peers: readonly string[]; // the other hosts that render this file
     }
+  /** A file that must not exist: one the tool managed and no longer does (a layout that left). */
+  | { readonly kind: 'absent-file'; readonly path: string; readonly daemonReload: boolean; readonly why: string }
   | {
       readonly kind: 'service';
       readonly name: string;
-      readonly running: boolean; // false: only enabled (e.g. a boot-time oneshot)
+      readonly state: ServiceState;
+      /** Why it is stopped (state stopped): shown in the plan. */
+      readonly why?: string;
       readonly reloadOn: readonly string[]; // file paths whose change triggers onChange
       readonly onChange: 'reload' | 'restart';
       readonly restartOn: readonly string[]; // file paths that take effect only on a restart
@@ -65,6 +72,8 @@ export type Change =
       readonly peerShared: readonly string[]; // names of the peer-shared settings this change alters
       readonly peers: readonly string[];
     }
+  /** Removed; its last content is kept in the run's history (and restored should the run fail). */
+  | { readonly kind: 'absent-file'; readonly path: string; readonly before: FileFact; readonly daemonReload: boolean; readonly why: string }
   | {
       readonly kind: 'service';
       readonly name: string;

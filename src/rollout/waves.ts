@@ -37,6 +37,7 @@ export function impactOf(changes: readonly Change[], playbook: Playbook): { impa
       if (change.actions.includes('restart')) raise('restart', `restarts ${change.name}`);
       else if (change.actions.includes('start')) raise('restart', `starts ${change.name}`);
       else if (change.actions.includes('reload')) raise('reload', `reloads ${change.name}`);
+      else if (change.actions.includes('stop')) raise('restart', `stops ${change.name}`);
     } else if (change.kind === 'package') {
       for (const { name } of change.upgrade) {
         const service = services.find((s) => s.package === name);

@@ -74,11 +74,11 @@ const LB: Resource[] = [
     peerShared: [{ name: 'auth_pass', pattern: /auth_pass\s+(\S+)/g }, { name: 'virtual_router_id', pattern: /virtual_router_id\s+(\S+)/g }],
     peers: ['lb-2'],
   },
-  { kind: 'service', name: 'haproxy', running: true, reloadOn: ['/etc/haproxy/haproxy.cfg'], onChange: 'reload', restartOn: [] },
-  { kind: 'service', name: 'keepalived', running: true, reloadOn: ['/etc/keepalived/keepalived.conf'], onChange: 'reload', restartOn: [] },
+  { kind: 'service', name: 'haproxy', state: 'running', reloadOn: ['/etc/haproxy/haproxy.cfg'], onChange: 'reload', restartOn: [] },
+  { kind: 'service', name: 'keepalived', state: 'running', reloadOn: ['/etc/keepalived/keepalived.conf'], onChange: 'reload', restartOn: [] },
 ];
 /** A boot-time oneshot: only enabled, never started by the tool. */
-const ONESHOT: Resource = { kind: 'service', name: 'ha-provision-routes', running: false, reloadOn: [], onChange: 'reload', restartOn: [] };
+const ONESHOT: Resource = { kind: 'service', name: 'ha-provision-routes', state: 'enabled', reloadOn: [], onChange: 'reload', restartOn: [] };
 
 const fileFact = (content: string, mode: string, group = 'root', owner = 'root'): FileFact => ({
   content,
@@ -281,7 +281,7 @@ describe('pinned package versions and restart-only files', () => {
   const withDropIn = (content: string): Resource[] => [
     { kind: 'file', path: DROP_IN, content, mode: '0644', owner: 'root', group: 'root', daemonReload: true, secrets: [], peerShared: [], peers: [] },
     { kind: 'file', path: '/etc/haproxy/haproxy.cfg', content: HAPROXY_CFG, mode: '0644', owner: 'root', group: 'root', daemonReload: false, secrets: [], peerShared: [], peers: [] },
-    { kind: 'service', name: 'haproxy', running: true, reloadOn: ['/etc/haproxy/haproxy.cfg'], onChange: 'reload', restartOn: [DROP_IN] },
+    { kind: 'service', name: 'haproxy', state: 'running', reloadOn: ['/etc/haproxy/haproxy.cfg'], onChange: 'reload', restartOn: [DROP_IN] },
   ];
   const files = (dropIn: string, cfg: string) => ({ [DROP_IN]: fileFact(dropIn, '0644'), '/etc/haproxy/haproxy.cfg': fileFact(cfg, '0644') });
   it.each<[string, HostFacts, string]>([

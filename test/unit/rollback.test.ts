@@ -64,8 +64,8 @@ describe('rollbackResources', () => {
     file(CFG, 'cfg 23s (the inventory)'),
     file(CONF, 'conf p150 (the inventory)'),
     file('/etc/ha-provision/routes', 'routes'),
-    { kind: 'service', name: 'haproxy', running: true, reloadOn: [CFG], onChange: 'reload', restartOn: [], logFaults: [] },
-    { kind: 'service', name: 'keepalived', running: true, reloadOn: [CONF], onChange: 'reload', restartOn: [], logFaults: [] },
+    { kind: 'service', name: 'haproxy', state: 'running', reloadOn: [CFG], onChange: 'reload', restartOn: [], logFaults: [] },
+    { kind: 'service', name: 'keepalived', state: 'running', reloadOn: [CONF], onChange: 'reload', restartOn: [], logFaults: [] },
   ];
   const now = { [CFG]: fact('cfg 22s'), [CONF]: fact('conf p150') };
 

@@ -62,7 +62,7 @@ export class SimFleet {
         if (r.kind === 'package') for (const n of r.names) sim.packages[n] = r.versions[n] ?? '1.0';
         if (r.kind === 'sysctl') sim.sysctls[r.key] = r.value;
         if (r.kind === 'route' && r.state === 'present') sim.routes.push(`${r.route.to} via ${r.route.via} dev ${r.route.dev}`);
-        if (r.kind === 'service') sim.services.set(r.name, r.running ? 'active' : 'inactive');
+        if (r.kind === 'service') sim.services.set(r.name, r.state === 'running' ? 'active' : 'inactive');
       }
       fleet.hosts.set(host.name, sim);
     }

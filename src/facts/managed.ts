@@ -1,0 +1,78 @@
+// What ha-provision manages on a host, as the host itself keeps it: a record of every file, service and
+// package the last run put there. A layout that leaves (a topology switch, a task dropped from a
+// playbook) leaves its entries in the record, and the next plan removes those files and stops and
+// disables those services. Packages stay installed: removing one could take a dependency with it, and
+// a stopped, disabled service does no harm. The record is read in the same exec as every other fact.
+import { quote } from '../transport/quote.js';
+import { filesFact, lines, servicesFact, type Fact, type FileFact, type ServiceFact } from './facts.js';
+
+export const MANAGED_RECORD = '/etc/ha-provision/managed';
+
+export interface ManagedRecord {
+  readonly files: readonly { readonly path: string; readonly daemonReload: boolean }[];
+  readonly services: readonly string[];
+  readonly packages: readonly string[];
+}
+
+export const EMPTY_RECORD: ManagedRecord = { files: [], services: [], packages: [] };
+
+/** The record's text: one `KIND NAME [FLAG]` line per entry (paths hold no whitespace: the playbook loader refuses it). */
+export function formatManagedRecord(record: ManagedRecord): string {
+  return [
+    '# Managed by ha-provision: what it put on this host. A later run that no longer manages one of these',
+    '# removes the file, or stops and disables the service; packages stay installed. Do not edit.',
+    ...record.files.map((f) => `file ${f.path}${f.daemonReload ? ' daemon-reload' : ''}`),
+    ...record.services.map((s) => `service ${s}`),
+    ...record.packages.map((p) => `package ${p}`),
+    '',
+  ].join('\n');
+}
+
+export function parseManagedRecord(text: string): ManagedRecord {
+  const entries = lines(text).filter((l) => !l.startsWith('#')).map((l) => l.trim().split(/\s+/));
+  const of = (kind: string): string[][] => entries.filter(([k, name]) => k === kind && name);
+  return {
+    files: of('file').map(([, path = '', flag]) => ({ path, daemonReload: flag === 'daemon-reload' })),
+    services: of('service').map(([, name = '']) => name),
+    packages: of('package').map(([, name = '']) => name),
+  };
+}
+
+export interface ManagedFact {
+  readonly record: ManagedRecord;
+  /** The state of recorded files and services that the playbook no longer reads itself. */
+  readonly files: Readonly<Record<string, FileFact | undefined>>;
+  readonly services: Readonly<Record<string, ServiceFact>>;
+}
+
+const SERVICES_MARK = '@@managed-services';
+
+/**
+ * The record, and the state of each entry the rest of the facts do not read already (`known`): on a
+ * converged host, none. Builtins and one stat/base64 or systemctl per such entry.
+ */
+export function managedFact(known: { readonly files: readonly string[]; readonly services: readonly string[] }): Fact<ManagedFact> {
+  const skip = (names: readonly string[]): string => (names.length > 0 ? `case "$name" in ${names.map(quote).join('|')}) continue ;; esac; ` : '');
+  const r = quote(MANAGED_RECORD);
+  return {
+    name: 'managed',
+    command: [
+      `if [ -f ${r} ]; then`,
+      `  cat ${r}`,
+      `  while read -r kind name flag; do [ "$kind" = file ] || continue; ${skip(known.files)}echo "@file $name"; if [ -f "$name" ]; then stat -L -c '%U %G %a' "$name"; base64 < "$name"; fi; done < ${r}`,
+      `  echo ${SERVICES_MARK}`,
+      `  while read -r kind name flag; do [ "$kind" = service ] || continue; ${skip(known.services)}echo "@service $name"; systemctl show -p ActiveState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic "$name.service"; done < ${r}`,
+      'fi',
+    ].join('\n'),
+    parse(stdout) {
+      const [head = '', services = ''] = stdout.split(`${SERVICES_MARK}\n`);
+      const fileAt = head.search(/^@file /m);
+      const recordText = fileAt < 0 ? head : head.slice(0, fileAt);
+      return {
+        record: parseManagedRecord(recordText),
+        files: fileAt < 0 ? {} : filesFact([]).parse(head.slice(fileAt)),
+        services: servicesFact([]).parse(services),
+      };
+    },
+  };
+}
