@@ -4,6 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pLimit from 'p-limit';
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InventoryError, LabError, UsageError, HostError, OutsideWindowError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
@@ -12,6 +13,7 @@ import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor, unusedPins, 
 import { run, secretsOf, type HostReport, type RunReport } from '../agent/orchestrator.js';
 import { redactor } from '../redact.js';
 import { refuseExposedSecrets } from '../plan/leaks.js';
+import { refuseLayoutProblems } from '../playbook/layout.js';
 import { factsSummary, failures, formatChecks, formatPlan, formatSummary, formatTimeline, formatWhereStopped, jsonError, jsonReport, painter, useColour } from './output.js';
 import { planDrift, readPlan, savePlan, writePlan } from '../plan/saved.js';
 import { rolloutStrategy } from './rollout.js';
@@ -76,8 +78,13 @@ async function prepare(values: Values, positionals: string[], command: string): 
   const concurrency = values.concurrency === undefined ? 20 : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number ≥ 1, got ${String(values.concurrency)}`);
   const inventory = await withSudoPassword(await loadInventory(resolve(file)), Boolean(values['ask-sudo-password']));
-  const playbookFile = typeof values.playbook === 'string' ? resolve(values.playbook) : builtinPlaybook(inventory.cluster.topology);
+  const { topology, mode } = inventory.cluster;
+  const playbookFile = typeof values.playbook === 'string' ? resolve(values.playbook) : builtinPlaybook(topology, mode);
+  if (typeof values.playbook !== 'string' && !existsSync(playbookFile)) {
+    throw new InventoryError(inventory.file, [{ path: 'cluster.mode', message: `topology ${topology} has no ${mode} layout (no ${playbookFile}); use mode: services, or --playbook FILE` }]);
+  }
   const playbook = await loadPlaybook(playbookFile, typeof values.templates === 'string' ? values.templates : undefined);
+  refuseLayoutProblems(playbook.layout, inventory);
   await refuseExposedSecrets(playbook, inventory);
   const unused = unusedPins(playbook, inventory);
   if (unused.length > 0) {

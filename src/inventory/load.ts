@@ -21,12 +21,14 @@ import type {
   HostKeyPolicy,
   Inventory,
   KeepalivedCheck,
+  Mode,
   Role,
   Route,
   Secret,
   SshSettings,
   Topology,
 } from './types.js';
+import { DEFAULT_CHECK } from './types.js';
 
 /** Reads and validates an inventory file. A file that can't be read or isn't YAML is a `UsageError`. */
 export async function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Inventory> {
@@ -468,7 +470,7 @@ function checkAuthPass(value: string): string | undefined {
 // The schema
 
 const TOP_KEYS = ['apiVersion', 'cluster', 'ssh', 'sysctls', 'routes', 'history', 'packages', 'maintenance', 'hosts'] as const;
-const CLUSTER_KEYS = ['name', 'topology', 'vip', 'frontendPort', 'backendPort', 'extraPorts', 'healthCheck', 'haproxy', 'keepalived'];
+const CLUSTER_KEYS = ['name', 'topology', 'vip', 'frontendPort', 'backendPort', 'extraPorts', 'healthCheck', 'haproxy', 'keepalived', 'mode', 'kubeVip', 'staticPods'];
 const KEEPALIVED_KEYS = ['virtualRouterId', 'authPass', 'unicast', 'check'];
 const CHECK_KEYS = ['interval', 'fall', 'rise', 'weight'];
 const TIMEOUT_KEYS = ['connect', 'client', 'server', 'check', 'queue'] as const;
@@ -481,12 +483,19 @@ const ROUTE_KEYS = ['to', 'via', 'dev'];
 
 const API_VERSION = 'ha-provision/v1';
 const TOPOLOGIES: readonly Topology[] = ['haproxy-keepalived', 'nginx', 'kube-vip'];
-const IMPLEMENTED_TOPOLOGIES: readonly Topology[] = ['haproxy-keepalived', 'nginx'];
+const MODES: readonly Mode[] = ['services', 'static-pod'];
+const DEFAULT_IMAGES = {
+  // The kube-vip release whose `kube-vip manifest pod` output templates/kube-vip matches.
+  kubeVip: { image: 'ghcr.io/kube-vip/kube-vip:v1.2.3', kubeconfig: '/etc/kubernetes/admin.conf' },
+  // haproxy: the kubeadm guide's (an LTS branch). keepalived: none, the user names one (the guide's
+  // osixia/keepalived 2.0.20 predates track_file, which the drain needs, and is unmaintained).
+  staticPods: { keepalivedImage: '', haproxyImage: 'haproxy:2.8' },
+} as const;
 const ROLES: readonly Role[] = ['lb', 'server'];
 const HOST_KEY_POLICIES: readonly HostKeyPolicy[] = ['strict', 'accept-new', 'off'];
 
 const DEFAULT_TIMEOUTS: HaproxyTimeouts = { connect: '5s', client: '20s', server: '20s', check: '10s', queue: '20s' };
-const DEFAULT_CHECK = { interval: 3, fall: 3, rise: 2 } as const;
+// DEFAULT_CHECK (types.ts): the check's timings when the inventory gives none.
 const DEFAULT_SYSCTLS = { 'net.ipv4.ip_nonlocal_bind': '1' } as const; // haproxy may bind the VIP on a BACKUP
 const SYSCTL_KEY_RE = /^[a-z0-9_]+(\.[a-z0-9_-]+)+$/;
 const SYSCTL_VALUE_RE = /^[A-Za-z0-9._:,/+-]+$/;
@@ -508,7 +517,10 @@ function validate(root: unknown, ctx: Ctx, absFile: string): Inventory | undefin
   const sshDefaults = sshOverrides(ctx, top.get('ssh'), ['ssh']);
   const sysctls = validateSysctls(ctx, top.get('sysctls'));
   const routes = validateRoutes(ctx, top.get('routes'));
-  const hosts = validateHosts(ctx, top.get('hosts'), sshDefaults);
+  // Priorities rank keepalived's lbs; a layout without keepalived (kube-vip elects a leader) needs none.
+  const rawCluster = top.get('cluster');
+  const vrrp = !(rawCluster instanceof Map) || !absent(rawCluster.get('keepalived'));
+  const hosts = validateHosts(ctx, top.get('hosts'), sshDefaults, vrrp);
   // How many applied versions each host keeps for `rollback`.
   const h = mapping(ctx, top.get('history'), ['history'], ['keep'], '{ keep: 10 }');
   const keep = absent(h?.get('keep')) ? 10 : int(ctx, h?.get('keep'), ['history', 'keep'], 1, 1000);
@@ -538,7 +550,7 @@ function weightUnset(cluster: unknown): boolean {
  */
 function withBootstrapWeight(cluster: Cluster, hosts: readonly Host[]): Cluster {
   const priorities = hosts.filter((h) => h.roles.includes('lb')).map((h) => h.priority ?? 0);
-  if (priorities.length < 2) return cluster;
+  if (priorities.length < 2 || !cluster.keepalived) return cluster;
   const drop = Math.min(253, Math.max(...priorities) - Math.min(...priorities) + 1);
   return { ...cluster, keepalived: { ...cluster.keepalived, check: { ...cluster.keepalived.check, weight: -drop } } };
 }
@@ -554,11 +566,9 @@ function validateCluster(ctx: Ctx, v: unknown): Cluster | undefined {
     ? token(ctx, c.get('name'), at('name'), NAME)
     : undefined;
 
-  let topology: Topology | undefined = oneOf(ctx, c.get('topology'), at('topology'), TOPOLOGIES) ?? (absent(c.get('topology')) ? 'haproxy-keepalived' : undefined);
-  if (topology && !IMPLEMENTED_TOPOLOGIES.includes(topology)) {
-    ctx.p.add(at('topology'), `${topology} is not implemented yet; allowed: ${IMPLEMENTED_TOPOLOGIES.join(', ')}`);
-    topology = undefined;
-  }
+  const topology: Topology | undefined = oneOf(ctx, c.get('topology'), at('topology'), TOPOLOGIES) ?? (absent(c.get('topology')) ? 'haproxy-keepalived' : undefined);
+  // How the layout's daemons run: as systemd services, or as static pods kubelet runs (kubeadm option 2).
+  const mode: Mode | undefined = absent(c.get('mode')) ? 'services' : oneOf(ctx, c.get('mode'), at('mode'), MODES);
 
   // keepalived adds the VIP to the lb's interface with this prefix, so it must be the lb subnet's.
   const vip = required(ctx, c.get('vip'), at('vip'), 'the virtual IP with its prefix length, like 10.10.10.100/24')
@@ -584,16 +594,41 @@ function validateCluster(ctx: Ctx, v: unknown): Cluster | undefined {
     if (value !== undefined) timeouts[key] = value;
   }
 
-  const keepalived = validateKeepalived(ctx, c.get('keepalived'), at('keepalived'));
+  // Whether the layout needs it is the layout's to say (its playbook), checked once that is known.
+  const keepalived = absent(c.get('keepalived')) ? undefined : validateKeepalived(ctx, c.get('keepalived'), at('keepalived'));
+  const images = validateImages(ctx, c);
 
-  if (name === undefined || topology === undefined || vip === undefined || frontendPort === undefined
-    || backendPort === undefined || keepalived === undefined) return undefined;
+  if (name === undefined || topology === undefined || mode === undefined || vip === undefined || frontendPort === undefined
+    || backendPort === undefined || (keepalived === undefined && !absent(c.get('keepalived'))) || images === undefined) return undefined;
   return {
-    name, topology, vip, frontendPort, backendPort, extraPorts,
+    name, topology, mode, vip, frontendPort, backendPort, extraPorts,
     ...(healthCheck ? { healthCheck } : {}),
     haproxy: { timeouts },
-    keepalived,
+    ...(keepalived ? { keepalived } : {}),
+    ...images,
   };
+}
+
+// An image reference as kubelet pulls it: registry/path:tag or @sha256:digest; lands in YAML manifests.
+const IMAGE: TokenRule = {
+  re: /^[a-z0-9][a-z0-9._/-]*(?::[0-9]+\/[a-z0-9._/-]+)?(?::[A-Za-z0-9._-]{1,128})?(?:@sha256:[a-f0-9]{64})?$/,
+  allowed: 'an image reference like ghcr.io/kube-vip/kube-vip:v0.9.2 or haproxy:2.8',
+};
+const KUBECONFIG: TokenRule = { re: /^\/[A-Za-z0-9._/-]+$/, allowed: 'an absolute path on the control-plane host, like /etc/kubernetes/admin.conf' };
+
+/** Images and paths of the layouts that run as pods (kube-vip; mode: static-pod), with defaults. */
+function validateImages(ctx: Ctx, c: YamlMap): Pick<Cluster, 'kubeVip' | 'staticPods'> | undefined {
+  const kv = mapping(ctx, c.get('kubeVip'), ['cluster', 'kubeVip'], ['image', 'kubeconfig'], `{ image: ${DEFAULT_IMAGES.kubeVip.image} }`);
+  const sp = mapping(ctx, c.get('staticPods'), ['cluster', 'staticPods'], ['keepalivedImage', 'haproxyImage'], '{ keepalivedImage: registry.example.com/keepalived:2.2.8, haproxyImage: haproxy:2.8 }');
+  const pick = (m: YamlMap | undefined, key: string, rule: TokenRule, fallback: string, segs: Segs): string | undefined =>
+    absent(m?.get(key)) ? fallback : token(ctx, m?.get(key), segs, rule);
+  const image = pick(kv, 'image', IMAGE, DEFAULT_IMAGES.kubeVip.image, ['cluster', 'kubeVip', 'image']);
+  const kubeconfig = pick(kv, 'kubeconfig', KUBECONFIG, DEFAULT_IMAGES.kubeVip.kubeconfig, ['cluster', 'kubeVip', 'kubeconfig']);
+  const keepalivedImage = pick(sp, 'keepalivedImage', IMAGE, DEFAULT_IMAGES.staticPods.keepalivedImage, ['cluster', 'staticPods', 'keepalivedImage']);
+  // (Required by the static-pod layout only: see its playbook's layout.needs.)
+  const haproxyImage = pick(sp, 'haproxyImage', IMAGE, DEFAULT_IMAGES.staticPods.haproxyImage, ['cluster', 'staticPods', 'haproxyImage']);
+  if (image === undefined || kubeconfig === undefined || keepalivedImage === undefined || haproxyImage === undefined) return undefined;
+  return { kubeVip: { image, kubeconfig }, staticPods: { keepalivedImage, haproxyImage } };
 }
 
 /** More ports through the VIP, each to the same port on every server (RKE2's supervisor, 9345). */
@@ -786,7 +821,7 @@ function validateRoutes(ctx: Ctx, v: unknown): Route[] {
   return out;
 }
 
-function validateHosts(ctx: Ctx, v: unknown, sshBase: SshOverrides): Host[] | undefined {
+function validateHosts(ctx: Ctx, v: unknown, sshBase: SshOverrides, vrrp: boolean): Host[] | undefined {
   if (!required(ctx, v, ['hosts'], 'a mapping of host name → { address, roles, … } with at least one lb and one server')) return undefined;
   if (!(v instanceof Map)) {
     ctx.p.add(['hosts'], `must be a mapping of host name → { address, roles, … }, got ${show(v)}`);
@@ -795,14 +830,14 @@ function validateHosts(ctx: Ctx, v: unknown, sshBase: SshOverrides): Host[] | un
   const out: Host[] = [];
   let complete = true;
   for (const [name, value] of v as YamlMap) {
-    const host = validateHost(ctx, name, value, sshBase);
+    const host = validateHost(ctx, name, value, sshBase, vrrp);
     if (host) out.push(host);
     else complete = false;
   }
   return complete ? out : undefined;
 }
 
-function validateHost(ctx: Ctx, name: string, v: unknown, sshBase: SshOverrides): Host | undefined {
+function validateHost(ctx: Ctx, name: string, v: unknown, sshBase: SshOverrides, vrrp: boolean): Host | undefined {
   const segs = ['hosts', name];
   const at = (...rest: Seg[]): Seg[] => [...segs, ...rest];
   const nameOk = token(ctx, name, segs, { ...NAME, allowed: `a host name of ${NAME.allowed}` }) !== undefined;
@@ -847,10 +882,11 @@ function validateHost(ctx: Ctx, name: string, v: unknown, sshBase: SshOverrides)
       iface = token(ctx, h.get('interface'), at('interface'), INTERFACE);
     }
     // 255 is reserved by VRRP for the owner of the address; 0 means "resign".
-    if (required(ctx, h.get('priority'), at('priority'), 'the VRRP priority 1–254; the highest starts as MASTER')) {
+    if (!vrrp && absent(h.get('priority'))) priority = undefined;
+    else if (required(ctx, h.get('priority'), at('priority'), 'the VRRP priority 1–254; the highest starts as MASTER')) {
       priority = int(ctx, h.get('priority'), at('priority'), 1, 254);
     }
-    lbOk = iface !== undefined && priority !== undefined;
+    lbOk = iface !== undefined && (priority !== undefined || (!vrrp && absent(h.get('priority'))));
   }
 
   const base = sshDefaults(ctx.home);
@@ -914,7 +950,7 @@ function checkClusterAgainstHosts(ctx: Ctx, cluster: Cluster, hosts: readonly Ho
 
   // With a check weight w, a failing MASTER only drops to p1 − |w| (or the BACKUP rises to p2 + w);
   // unless that crosses the next priority, the VIP stays on the broken node.
-  const weight = cluster.keepalived.check.weight;
+  const weight = cluster.keepalived?.check.weight;
   const priorities = lbs.map((h) => h.priority ?? 0).sort((a, b) => b - a);
   const [p1, p2] = priorities;
   if (weight !== undefined && p1 !== undefined && p2 !== undefined && p1 !== p2 && p1 - Math.abs(weight) >= p2) {
@@ -936,16 +972,5 @@ function checkClusterAgainstHosts(ctx: Ctx, cluster: Cluster, hosts: readonly Ho
   clash('lb', cluster.frontendPort, 'frontendPort', 'the load balancer');
   clash('server', cluster.backendPort, 'backendPort', 'kube-apiserver');
   for (const p of cluster.extraPorts) clash('lb', p, 'extraPorts', 'each extra port');
-
-  // haproxy on a host that also runs kube-apiserver cannot listen on the apiserver's own port.
-  const colocated = hosts.filter((h) => h.roles.includes('lb') && h.roles.includes('server'));
-  if (colocated.length > 0 && cluster.frontendPort === cluster.backendPort) {
-    ctx.p.add(['cluster', 'frontendPort'],
-      `${colocated.map((h) => h.name).join(', ')} ${colocated.length === 1 ? 'has' : 'have'} roles [lb, server]: haproxy there would bind port `
-      + `${cluster.frontendPort}, where kube-apiserver already listens; pick a different frontendPort (e.g. 8443) or put lb and server on separate hosts`);
-  }
-  // An extra port is the same on the VIP and on the servers: on one host, both would bind it.
-  if (colocated.length > 0 && cluster.extraPorts.length > 0) {
-    ctx.p.add(['cluster', 'extraPorts'], `${colocated.map((h) => h.name).join(', ')} ${colocated.length === 1 ? 'has' : 'have'} roles [lb, server]: the load balancer and the server there would both bind ${cluster.extraPorts.join(', ')}; put lb and server on separate hosts to use extraPorts`);
-  }
+  // Checks that depend on the layout (a proxy beside an API server, say) run once the playbook is known.
 }

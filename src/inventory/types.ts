@@ -3,6 +3,8 @@
 
 export type Role = 'lb' | 'server';
 export type Topology = 'haproxy-keepalived' | 'nginx' | 'kube-vip';
+/** How a layout's daemons run: systemd services, or static pods in /etc/kubernetes/manifests (kubelet runs them). */
+export type Mode = 'services' | 'static-pod';
 export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
 
 /** A value that must never be printed. `source` says where it came from, for error messages. */
@@ -62,9 +64,13 @@ export interface KeepalivedCheck {
   readonly weight?: number;
 }
 
+/** keepalived's check timings when the inventory has none (and no keepalived section at all). */
+export const DEFAULT_CHECK: KeepalivedCheck = { interval: 3, fall: 3, rise: 2 };
+
 export interface Cluster {
   readonly name: string;
   readonly topology: Topology;
+  readonly mode: Mode;
   readonly vip: { readonly address: string; readonly prefix: number }; // 10.10.10.100/24 → address + prefix
   readonly frontendPort: number;
   /** More ports through the VIP, each forwarded to the same port on every server (RKE2's 9345). */
@@ -72,12 +78,17 @@ export interface Cluster {
   readonly backendPort: number;
   readonly healthCheck?: { readonly path: string };
   readonly haproxy: { readonly timeouts: HaproxyTimeouts };
-  readonly keepalived: {
+  /** Absent when the inventory has no keepalived section (a layout without keepalived, like kube-vip). */
+  readonly keepalived?: {
     readonly virtualRouterId: number;
     readonly authPass: Secret;
     readonly unicast: boolean;
     readonly check: KeepalivedCheck;
   };
+  /** kube-vip's static pod: its image, and the kubeconfig it uses for leader election. */
+  readonly kubeVip: { readonly image: string; readonly kubeconfig: string };
+  /** mode: static-pod: the images of the keepalived and haproxy pods. */
+  readonly staticPods: { readonly keepalivedImage: string; readonly haproxyImage: string };
 }
 
 export interface Inventory {
@@ -102,7 +113,7 @@ export const hasRole = (host: Host, role: Role): boolean => host.roles.includes(
 /** Every secret the inventory holds, with its key path: masked in all output, refused if it shows elsewhere. */
 export function inventorySecrets(inventory: Inventory): { readonly path: readonly string[]; readonly value: string }[] {
   return [
-    { path: ['cluster', 'keepalived', 'authPass'], value: inventory.cluster.keepalived.authPass.value },
+    ...(inventory.cluster.keepalived ? [{ path: ['cluster', 'keepalived', 'authPass'], value: inventory.cluster.keepalived.authPass.value }] : []),
     ...inventory.hosts.flatMap((h) => [
       ...(h.ssh.password ? [{ path: ['hosts', h.name, 'ssh', 'password'], value: h.ssh.password.value }] : []),
       ...(h.ssh.sudoPassword ? [{ path: ['hosts', h.name, 'ssh', 'sudoPassword'], value: h.ssh.sudoPassword.value }] : []),

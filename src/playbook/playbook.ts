@@ -11,7 +11,8 @@ import { UsageError } from '../errors.js';
 import type { FactNeeds, HostFacts } from '../facts/gather.js';
 import { MANAGED_RECORD } from '../facts/managed.js';
 import type { OsFamily } from '../facts/facts.js';
-import { hasRole, type Host, type Inventory, type Route } from '../inventory/types.js';
+import { hasRole, type Host, type Inventory, type Mode, type Route } from '../inventory/types.js';
+import { readLayout, type Layout } from './layout.js';
 import type { Resource, ServiceState } from '../resources/types.js';
 import { withManagedRecord } from './managed.js';
 import { hostVars, type HostVars } from './vars.js';
@@ -73,6 +74,8 @@ export interface Task {
 
 export interface Playbook {
   readonly file: string;
+  /** What the layout asks of the inventory (layout.ts); the default: a proxy on the lbs, with keepalived. */
+  readonly layout: Layout;
   readonly tasks: readonly Task[];
   readonly drain?: Drain;
   readonly templateDirs: readonly string[]; // searched in order
@@ -93,7 +96,7 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
   };
   const rawTasks = (doc as { tasks?: unknown })?.tasks;
   if (!Array.isArray(rawTasks)) fail('tasks', 'must be a list of tasks');
-  const tasks = (rawTasks as Record<string, unknown>[]).map((raw, i): Task => {
+  const tasks = (await withIncludes(rawTasks as Record<string, unknown>[], file, fail)).map((raw, i): Task => {
     const where = `tasks[${i}]`;
     const bodyKeys = BODY_KEYS.filter((k) => k in raw);
     if (bodyKeys.length !== 1) fail(where, `needs exactly one of ${BODY_KEYS.join(', ')}`);
@@ -186,7 +189,35 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
   });
   const templateDirs = [...(userTemplates ? [resolve(userTemplates)] : []), join(PROJECT_ROOT, 'templates')];
   const drain = readDrain((doc as { drain?: unknown }).drain, fail);
-  return { file, tasks, ...(drain ? { drain } : {}), templateDirs };
+  const layout = readLayout((doc as { layout?: unknown }).layout, fail);
+  return { file, layout, tasks, ...(drain ? { drain } : {}), templateDirs };
+}
+
+/**
+ * `- include: FILE` stands for that file's `tasks`, in place: the parts every layout shares (kernel
+ * parameters, routes) are written once. FILE is looked for beside the playbook, then among the built-in
+ * playbooks (a user's playbook can include system.yaml). One level: an included file includes nothing.
+ */
+async function withIncludes(raw: readonly Record<string, unknown>[], file: string, fail: (where: string, what: string) => never): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  for (const [i, item] of raw.entries()) {
+    if (typeof item?.include !== 'string') {
+      out.push(item);
+      continue;
+    }
+    if (Object.keys(item).length > 1) fail(`tasks[${i}]`, 'an include stands alone: { include: FILE }');
+    const included = [dirname(file), join(PROJECT_ROOT, 'playbooks')].map((dir) => resolve(dir, item.include as string)).find((f) => existsSync(f)) ?? resolve(dirname(file), item.include);
+    let doc: unknown;
+    try {
+      doc = parseYaml(await readFile(included, 'utf8'));
+    } catch (error) {
+      fail(`tasks[${i}].include`, `cannot read ${included}: ${(error as Error).message}`);
+    }
+    const tasks = (doc as { tasks?: unknown })?.tasks;
+    if (!Array.isArray(tasks) || tasks.some((t) => t?.include !== undefined)) fail(`tasks[${i}].include`, `${included} must hold a list of tasks, and no include`);
+    out.push(...(tasks as Record<string, unknown>[]));
+  }
+  return out;
 }
 
 function readDrain(raw: unknown, fail: (where: string, what: string) => never): Drain | undefined {
@@ -210,7 +241,9 @@ export const drainsOn = (playbook: Playbook, host: Host): Drain | undefined =>
 export const unusedPins = (playbook: Playbook, inventory: Inventory): string[] =>
   Object.keys(inventory.packages).filter((name) => !playbook.tasks.some((t) => t.body.kind === 'packages' && t.body.names.includes(name)));
 
-export const builtinPlaybook = (topology: string): string => join(PROJECT_ROOT, 'playbooks', `${topology}.yaml`);
+/** playbooks/<topology>.yaml, or <topology>.static-pod.yaml for mode static-pod. */
+export const builtinPlaybook = (topology: string, mode: Mode = 'services'): string =>
+  join(PROJECT_ROOT, 'playbooks', `${topology}${mode === 'services' ? '' : `.${mode}`}.yaml`);
 
 const appliesTo = (task: Task, host: Host): boolean => task.on === 'all' || hasRole(host, task.on);
 

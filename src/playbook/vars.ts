@@ -1,15 +1,21 @@
 // The variables templates see for one host: the inventory, flattened into what configs need.
 import { hasRole, type Host, type Inventory, type Route } from '../inventory/types.js';
 
+type Keepalived = NonNullable<Inventory['cluster']['keepalived']>;
+
 export interface HostVars {
   readonly cluster: Omit<Inventory['cluster'], 'healthCheck' | 'keepalived'> & {
     readonly healthCheck: Inventory['cluster']['healthCheck'] | null;
-    readonly keepalived: Omit<Inventory['cluster']['keepalived'], 'check'> & {
-      readonly check: Omit<Inventory['cluster']['keepalived']['check'], 'weight'> & { readonly weight: number | null; readonly drop: number | null };
-    };
+    readonly keepalived:
+      | (Omit<Keepalived, 'check'> & {
+          readonly check: Omit<Keepalived['check'], 'weight'> & { readonly weight: number | null; readonly drop: number | null };
+        })
+      | null;
     readonly vipCidr: string;
-    readonly authPass: string;
+    readonly authPass: string | null;
   };
+  /** mode static-pod: the daemons run in kubelet's pods, which changes where they log and their drain file. */
+  readonly staticPod: boolean;
   readonly host: {
     readonly name: string;
     readonly address: string;
@@ -29,6 +35,7 @@ export interface HostVars {
 
 export function hostVars(inventory: Inventory, host: Host): HostVars {
   const { cluster } = inventory;
+  const { keepalived } = cluster;
   const lbs = inventory.hosts
     .filter((h) => hasRole(h, 'lb'))
     .map((h) => ({ name: h.name, address: h.address, priority: h.priority ?? 0 }));
@@ -39,14 +46,17 @@ export function hostVars(inventory: Inventory, host: Host): HostVars {
     cluster: {
       ...cluster,
       healthCheck: cluster.healthCheck ?? null,
-      keepalived: {
-        ...cluster.keepalived,
-        // drop: the weight's size, for prose ("lowers this node's priority by 101").
-        check: { ...cluster.keepalived.check, weight: cluster.keepalived.check.weight ?? null, drop: cluster.keepalived.check.weight === undefined ? null : Math.abs(cluster.keepalived.check.weight) },
-      },
+      keepalived: keepalived
+        ? {
+            ...keepalived,
+            // drop: the weight's size, for prose ("lowers this node's priority by 101").
+            check: { ...keepalived.check, weight: keepalived.check.weight ?? null, drop: keepalived.check.weight === undefined ? null : Math.abs(keepalived.check.weight) },
+          }
+        : null,
       vipCidr: `${cluster.vip.address}/${cluster.vip.prefix}`,
-      authPass: cluster.keepalived.authPass.value,
+      authPass: keepalived?.authPass.value ?? null,
     },
+    staticPod: cluster.mode === 'static-pod',
     host: {
       name: host.name,
       address: host.address,

@@ -5,7 +5,7 @@
 // and by a systemd timer armed on the host before the fault, should this process die or lose the link.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HostError } from '../errors.js';
-import { hasRole, type Host, type Inventory } from '../inventory/types.js';
+import { DEFAULT_CHECK, hasRole, type Host, type Inventory } from '../inventory/types.js';
 import type { Transport } from '../transport/transport.js';
 import { quote } from '../transport/quote.js';
 import { sshConnector, type Connector } from '../agent/agent.js';
@@ -144,7 +144,7 @@ export async function runDrill(inventory: Inventory, options: DrillOptions = {})
   const preferred = lbHosts.filter((h) => (h.priority ?? 0) === top).map((h) => h.name);
   // Bounded waits, longer for slow checks: a failing check needs fall × interval to act, a mended one
   // rise × interval, and haproxy's own server checks (inter 3 s, fall 3, rise 2) come on top.
-  const { interval, fall, rise } = keepalived.check;
+  const { interval, fall, rise } = keepalived?.check ?? DEFAULT_CHECK;
   const limitMs = Math.max(30_000, 2 * settleWindowMs(inventory) + (fall + rise) * interval * 1000 + 10_000);
   const undoAfterS = Math.ceil((2 * limitMs) / 1000) + 30; // past the longest a fault stays on
   const ran: Ran[] = [];

@@ -3,7 +3,7 @@
 import { connect } from 'node:net';
 import { request } from 'node:https';
 import type { HostFacts } from '../facts/gather.js';
-import { hasRole, type Inventory } from '../inventory/types.js';
+import { DEFAULT_CHECK, hasRole, type Inventory } from '../inventory/types.js';
 
 export interface Check {
   readonly name: string;
@@ -22,7 +22,7 @@ export const vipHolders = (inventory: Inventory, facts: ReadonlyMap<string, Host
  */
 export function settleWindowMs(inventory: Inventory): number {
   const advert = 1;
-  const { interval, rise } = inventory.cluster.keepalived.check;
+  const { interval, rise } = inventory.cluster.keepalived?.check ?? DEFAULT_CHECK;
   return Math.max(3 * advert + 1, rise * interval + 2 * advert) * 1000;
 }
 

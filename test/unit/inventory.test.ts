@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse as parseYaml, stringify } from 'yaml';
 import { InventoryError, UsageError } from '../../src/errors.js';
 import { loadInventory, parseInventory } from '../../src/inventory/load.js';
+import { layoutProblems, readLayout } from '../../src/playbook/layout.js';
+import { builtinPlaybook } from '../../src/playbook/playbook.js';
 
 const FILE = '/work/inv/cluster.yaml';
 const HOME = '/home/tester';
@@ -34,8 +36,14 @@ function base(): Inv {
   };
 }
 
+/** The inventory as a run checks it: its own validation, then what its built-in layout asks of it. */
 function parse(inv: Inv | string, env: NodeJS.ProcessEnv = ENV) {
-  return parseInventory(typeof inv === 'string' ? inv : stringify(inv), FILE, env, HOME);
+  const inventory = parseInventory(typeof inv === 'string' ? inv : stringify(inv), FILE, env, HOME);
+  const playbook = readFileSync(builtinPlaybook(inventory.cluster.topology, inventory.cluster.mode), 'utf8');
+  const layout = readLayout((parseYaml(playbook) as { layout?: unknown }).layout, (where, what) => { throw new Error(`${where}: ${what}`); });
+  const problems = layoutProblems(layout, inventory);
+  if (problems.length > 0) throw new InventoryError(FILE, problems);
+  return inventory;
 }
 
 /** The InventoryError thrown for `inv`; fails the test if it loads. */
@@ -62,6 +70,7 @@ describe('parseInventory: valid input', () => {
     expect(inv.cluster).toEqual({
       name: 'demo',
       topology: 'haproxy-keepalived',
+      mode: 'services',
       vip: { address: '10.10.10.100', prefix: 24 },
       frontendPort: 6443,
       backendPort: 6443,
@@ -74,6 +83,8 @@ describe('parseInventory: valid input', () => {
         unicast: false,
         check: { interval: 3, fall: 3, rise: 2, weight: -101 }, // derived: priorities 200 and 100
       },
+      kubeVip: { image: 'ghcr.io/kube-vip/kube-vip:v1.2.3', kubeconfig: '/etc/kubernetes/admin.conf' },
+      staticPods: { keepalivedImage: '', haproxyImage: 'haproxy:2.8' },
     });
     expect(inv.sysctls).toEqual({ 'net.ipv4.ip_nonlocal_bind': '1' });
     expect(inv.routes).toEqual([{ to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }]);
@@ -234,7 +245,13 @@ const invalid: [string, Inv | string, NodeJS.ProcessEnv, string, string][] = [
   ['cluster is not a mapping', edit((i) => (i.cluster = 'demo')), ENV, 'cluster', 'must be a mapping'],
   ['missing hosts', edit((i) => delete i.hosts), ENV, 'hosts', 'is required'],
   ['cluster name with a space', edit((i) => (i.cluster.name = 'my demo')), ENV, 'cluster.name', 'letters, digits'],
-  ['topology not implemented', edit((i) => (i.cluster.topology = 'kube-vip')), ENV, 'cluster.topology', 'not implemented yet; allowed: haproxy-keepalived, nginx'],
+  ['unknown topology', edit((i) => (i.cluster.topology = 'traefik')), ENV, 'cluster.topology', 'haproxy-keepalived, nginx, kube-vip'],
+  ['unknown mode', edit((i) => (i.cluster.mode = 'pods')), ENV, 'cluster.mode', 'services, static-pod'],
+  ['image with a space', edit((i) => (i.cluster.kubeVip = { image: 'kube-vip v1' })), ENV, 'cluster.kubeVip.image', 'an image reference like'],
+  // What a layout asks of the inventory (its playbook's layout:), checked with the inventory.
+  ['static pods without a keepalived image', edit((i) => (i.cluster.mode = 'static-pod')), ENV, 'cluster.staticPods.keepalivedImage', 'keepalived 2.1 or later'],
+  ['kube-vip on an lb that is no control plane', edit((i) => { i.cluster.topology = 'kube-vip'; i.hosts['lb-1'].roles = ['lb', 'server']; }), ENV, 'hosts.lb-2.roles', 'lb-2 has role lb without server; use roles [lb, server]'],
+  ['kube-vip with a frontendPort of its own', edit((i) => { i.cluster.topology = 'kube-vip'; i.cluster.frontendPort = 8443; i.hosts['lb-1'].roles = ['lb', 'server']; i.hosts['lb-2'].roles = ['lb', 'server']; }), ENV, 'cluster.frontendPort', 'frontendPort must equal backendPort (6443), got 8443'],
   ['unknown topology', edit((i) => (i.cluster.topology = 'envoy')), ENV, 'cluster.topology', 'must be one of haproxy-keepalived, nginx, kube-vip'],
   ['vip without prefix', edit((i) => (i.cluster.vip = '10.10.10.100')), ENV, 'cluster.vip', 'is missing its prefix length'],
   ['vip bad octet', edit((i) => (i.cluster.vip = '10.10.10.300/24')), ENV, 'cluster.vip', 'IPv4 address with a prefix length'],
