@@ -33,7 +33,7 @@ Options:
   --concurrency N      hosts worked on at once (default 20)
   --json               machine-readable report on stdout
   --no-verify          skip the checks at the end
-  --playbook FILE      your own playbook instead of playbooks/<topology>.yaml
+  --playbook FILE      your own playbook instead of playbooks/<topology>.yaml (<topology>.static-pod.yaml)
   --templates DIR      templates here shadow the built-in ones, file by file
   --allow-ssh-path-change   apply a route that changes how a host reaches this machine (refused otherwise)
   --force-unlock       apply even where another run's lock is held: its apply script is stopped first
