@@ -194,6 +194,7 @@ async function verifyCommand(values: Values, positionals: string[]): Promise<num
   const tty = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   if (failover && !values.yes && !tty) throw new UsageError('verify --failover disturbs the live VIP and no terminal is here to confirm it: pass --yes');
   const { inventory, playbook, hosts } = await prepare(values, positionals, 'verify');
+  if (failover && !playbook.drill) throw new UsageError(`verify --failover: ${playbook.file} declares no drill (its daemons are not services this tool stops: kubelet runs them)`);
   const report = await run(inventory, playbook, { ...hosts, apply: false, verify: true, settleMs: 0 });
   const redact = redactor(secretsOf(inventory));
   const json = Boolean(values.json);
@@ -205,6 +206,7 @@ async function verifyCommand(values: Values, positionals: string[]): Promise<num
     : finish('verify', report, redact, painter(useColour(process.stdout)), false, false);
   const interactive = asksFirst({ tty, yes: Boolean(values.yes) });
   const drill = await runDrill(inventory, {
+    targets: playbook.drill,
     backends: Boolean(values['failover-backends']),
     log: (line) => process.stderr.write(`${redact(line)}\n`),
     ...(interactive ? { confirm: (what: string) => confirmOnTty(`\n${what}\nRun the failover drill? [y/N] `) } : {}),

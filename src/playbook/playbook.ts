@@ -72,8 +72,16 @@ export interface Task {
   readonly body: TaskBody;
 }
 
+/** verify --failover: the services the drill stops on the VIP holder (the VIP's daemon, then the proxy). */
+export interface DrillSpec {
+  readonly node: string;
+  readonly service: string;
+}
+
 export interface Playbook {
   readonly file: string;
+  /** Absent: the layout has no services to stop (kubelet runs its daemons), and no drill. */
+  readonly drill?: DrillSpec;
   /** What the layout asks of the inventory (layout.ts); the default: a proxy on the lbs, with keepalived. */
   readonly layout: Layout;
   readonly tasks: readonly Task[];
@@ -190,7 +198,13 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
   const templateDirs = [...(userTemplates ? [resolve(userTemplates)] : []), join(PROJECT_ROOT, 'templates')];
   const drain = readDrain((doc as { drain?: unknown }).drain, fail);
   const layout = readLayout((doc as { layout?: unknown }).layout, fail);
-  return { file, layout, tasks, ...(drain ? { drain } : {}), templateDirs };
+  const drill = (doc as { drill?: Record<string, unknown> }).drill;
+  if (drill !== undefined) {
+    for (const key of ['node', 'service']) {
+      if (!tasks.some((t) => t.body.kind === 'service' && t.body.name === drill?.[key])) fail(`drill.${key}`, 'must name a service the playbook runs');
+    }
+  }
+  return { file, layout, tasks, ...(drain ? { drain } : {}), ...(drill ? { drill: { node: String(drill.node), service: String(drill.service) } } : {}), templateDirs };
 }
 
 /**

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HostError } from '../errors.js';
 import { DEFAULT_CHECK, hasRole, type Host, type Inventory } from '../inventory/types.js';
 import type { Transport } from '../transport/transport.js';
-import { quote } from '../transport/quote.js';
+import { command, quote } from '../transport/quote.js';
 import { sshConnector, type Connector } from '../agent/agent.js';
 import { controllerChecks, settleWindowMs } from './verify.js';
 import { startProbe, type Probe } from './probe.js';
@@ -47,7 +47,15 @@ export interface DrillReport {
   readonly holderAtEnd: string | null;
 }
 
+/** What the drill stops on the VIP holder: the daemon that holds the VIP (a node failure) and the proxy. */
+export interface DrillTargets {
+  readonly node: string;
+  readonly service: string;
+}
+
 export interface DrillOptions {
+  /** From the layout's playbook (`drill:`); keepalived and haproxy when not given. */
+  readonly targets?: DrillTargets;
   readonly backends?: boolean; // also run fault 3 (every backend unreachable from the lbs)
   readonly perSecond?: number; // default 20
   readonly timeoutMs?: number; // per request, default 2000
@@ -145,6 +153,7 @@ export async function runDrill(inventory: Inventory, options: DrillOptions = {})
   // Bounded waits, longer for slow checks: a failing check needs fall × interval to act, a mended one
   // rise × interval, and haproxy's own server checks (inter 3 s, fall 3, rise 2) come on top.
   const { interval, fall, rise } = keepalived?.check ?? DEFAULT_CHECK;
+  const { node: vipDaemon, service: proxy } = options.targets ?? { node: 'keepalived', service: 'haproxy' };
   const limitMs = Math.max(30_000, 2 * settleWindowMs(inventory) + (fall + rise) * interval * 1000 + 10_000);
   const undoAfterS = Math.ceil((2 * limitMs) / 1000) + 30; // past the longest a fault stays on
   const ran: Ran[] = [];
@@ -195,8 +204,8 @@ export async function runDrill(inventory: Inventory, options: DrillOptions = {})
     )));
     lbs.sort((a, b) => lbHosts.indexOf(a.host) - lbHosts.indexOf(b.host));
     const states = await Promise.all(lbs.map(async ({ host, t }) => {
-      const r = await t.exec('for s in haproxy keepalived; do printf "%s=%s\\n" "$s" "$(systemctl is-active "$s" 2>/dev/null)"; done');
-      return { name: host.name, bad: ['haproxy', 'keepalived'].filter((s) => !r.stdout.includes(`${s}=active\n`)) };
+      const r = await t.exec(`for s in ${quote(proxy)} ${quote(vipDaemon)}; do printf "%s=%s\\n" "$s" "$(systemctl is-active "$s" 2>/dev/null)"; done`);
+      return { name: host.name, bad: [proxy, vipDaemon].filter((s) => !r.stdout.includes(`${s}=active\n`)) };
     }));
     const healthy = states.filter((s) => s.bad.length === 0).map((s) => s.name);
     const holders = await holdersNow();
@@ -219,11 +228,11 @@ export async function runDrill(inventory: Inventory, options: DrillOptions = {})
     }
     if (healthy.length < 2 || problems.length > 0) {
       const why = healthy.length < 2
-        ? `a failover drill needs at least two healthy lbs (haproxy and keepalived active), found ${healthy.length}${healthy.length ? ` (${healthy.join(', ')})` : ''}`
+        ? `a failover drill needs at least two healthy lbs (${proxy} and ${vipDaemon} active), found ${healthy.length}${healthy.length ? ` (${healthy.join(', ')})` : ''}`
         : 'the fleet is not fit for a failover drill';
       return await report({ refused: `${why}: ${problems.join('; ') || 'nothing else is wrong'}` });
     }
-    const what = `The drill stops keepalived, then haproxy, on ${holders[0]} (the VIP holder)${options.backends ? `, then makes every backend (${servers.map((s) => s.address).join(', ')}) unreachable from the lbs` : ''}, restoring each before the next; requests through ${vip.address} fail for seconds each time.`;
+    const what = `The drill stops ${vipDaemon}, then ${proxy}, on ${holders[0]} (the VIP holder)${options.backends ? `, then makes every backend (${servers.map((s) => s.address).join(', ')}) unreachable from the lbs` : ''}, restoring each before the next; requests through ${vip.address} fail for seconds each time.`;
     if (options.confirm && !(await options.confirm(what))) return await report({ aborted: true });
 
     // ---- the faults, one after another ----
@@ -239,8 +248,8 @@ export async function runDrill(inventory: Inventory, options: DrillOptions = {})
       if (!holder) throw new Error(`before the ${LABEL[kind]}: the VIP is held by ${show(before)}, not by exactly one lb`);
       const routes = servers.map((s) => `${s.address}/32`);
       const fault: Fault =
-        kind === 'node' ? { kind, on: [holder], apply: 'systemctl stop keepalived', undo: 'systemctl start keepalived', action: `systemctl stop keepalived on ${holder.host.name}` }
-        : kind === 'service' ? { kind, on: [holder], apply: 'systemctl stop haproxy', undo: 'systemctl start haproxy', action: `systemctl stop haproxy on ${holder.host.name}` }
+        kind === 'node' ? { kind, on: [holder], apply: command('systemctl', 'stop', vipDaemon), undo: command('systemctl', 'start', vipDaemon), action: `systemctl stop ${vipDaemon} on ${holder.host.name}` }
+        : kind === 'service' ? { kind, on: [holder], apply: command('systemctl', 'stop', proxy), undo: command('systemctl', 'start', proxy), action: `systemctl stop ${proxy} on ${holder.host.name}` }
         : {
           kind, on: lbs,
           apply: routes.map((r) => `ip route add unreachable ${r}`).join(' && '),

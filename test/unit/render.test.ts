@@ -177,6 +177,21 @@ describe('per family: what runs on a bare host', () => {
     expect(runningServices(playbook, 'server')).toEqual([]); // the routes unit is a boot-time oneshot
   });
 
+  it.each<[string, string, { node: string; service: string } | undefined]>([
+    ['haproxy-keepalived', 'services', { node: 'keepalived', service: 'haproxy' }],
+    ['nginx', 'services', { node: 'keepalived', service: 'nginx' }],
+    ['haproxy-keepalived', 'static-pod', undefined], // kubelet runs the daemons: no drill
+    ['kube-vip', 'services', undefined],
+  ])('verify --failover stops what %s (%s) declares: %j', async (topology, mode, drill) => {
+    expect((await loadPlaybook(builtinPlaybook(topology, mode as 'services' | 'static-pod'))).drill).toEqual(drill);
+  });
+
+  it('a drill naming a service the playbook does not run is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ha-provision-drill-'));
+    writeFileSync(join(dir, 'p.yaml'), 'tasks:\n  - service: { name: haproxy }\ndrill: { node: keepalived, service: haproxy }\n');
+    await expect(loadPlaybook(join(dir, 'p.yaml'))).rejects.toThrow(/drill\.node: must name a service the playbook runs/);
+  });
+
   it('servers get no load-balancer packages, files or services', async () => {
     const resources = await render('server-1', bareHost('debian', 'apt-get'));
     expect(resources.filter((r) => r.kind === 'package')).toEqual([]);
