@@ -1,5 +1,5 @@
-// What ha-provision manages on a host, as the host itself keeps it: a record of every file, service and
-// package the last run put there. A layout that leaves (a topology switch, a task dropped from a
+// What ha-provision manages on a host, as the host itself keeps it: a record of every file, service,
+// package and static route the last run put there. A layout that leaves (a topology switch, a task dropped from a
 // playbook) leaves its entries in the record, and the next plan removes those files and stops and
 // disables those services. Packages stay installed: removing one could take a dependency with it, and
 // a stopped, disabled service does no harm. The record is read in the same exec as every other fact.
@@ -12,9 +12,19 @@ export interface ManagedRecord {
   readonly files: readonly { readonly path: string; readonly daemonReload: boolean }[];
   readonly services: readonly string[];
   readonly packages: readonly string[];
+  /** Static routes: one that leaves the inventory is deleted from the host (and from its boot config). */
+  readonly routes: readonly { readonly to: string; readonly via: string; readonly dev: string }[];
 }
 
-export const EMPTY_RECORD: ManagedRecord = { files: [], services: [], packages: [] };
+export const EMPTY_RECORD: ManagedRecord = { files: [], services: [], packages: [], routes: [] };
+
+/** Where versions before the managed record kept the routes (`TO via VIA dev DEV` per line): read once, then removed. */
+export const LEGACY_ROUTES_RECORD = '/etc/ha-provision/routes';
+
+/** Routes written one per line as `TO via VIA dev DEV` (the record's format, and RHEL's route-DEV). */
+export function parseRouteLines(text: string): ManagedRecord['routes'] {
+  return [...text.matchAll(/^(?:route )?(\S+) via (\S+) dev (\S+)\s*$/gm)].map(([, to = '', via = '', dev = '']) => ({ to, via, dev }));
+}
 
 /** The record's text: one `KIND NAME [FLAG]` line per entry (paths hold no whitespace: the playbook loader refuses it). */
 export function formatManagedRecord(record: ManagedRecord): string {
@@ -24,6 +34,7 @@ export function formatManagedRecord(record: ManagedRecord): string {
     ...record.files.map((f) => `file ${f.path}${f.daemonReload ? ' daemon-reload' : ''}`),
     ...record.services.map((s) => `service ${s}`),
     ...record.packages.map((p) => `package ${p}`),
+    ...record.routes.map((r) => `route ${r.to} via ${r.via} dev ${r.dev}`),
     '',
   ].join('\n');
 }
@@ -35,6 +46,7 @@ export function parseManagedRecord(text: string): ManagedRecord {
     files: of('file').map(([, path = '', flag]) => ({ path, daemonReload: flag === 'daemon-reload' })),
     services: of('service').map(([, name = '']) => name),
     packages: of('package').map(([, name = '']) => name),
+    routes: parseRouteLines(entries.filter(([k]) => k === 'route').map((e) => e.join(' ')).join('\n')),
   };
 }
 

@@ -9,7 +9,7 @@ import Handlebars from 'handlebars';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';
 import type { FactNeeds, HostFacts } from '../facts/gather.js';
-import { MANAGED_RECORD } from '../facts/managed.js';
+import { LEGACY_ROUTES_RECORD, MANAGED_RECORD, parseRouteLines } from '../facts/managed.js';
 import type { OsFamily } from '../facts/facts.js';
 import { hasRole, type Host, type Inventory, type Mode, type Route } from '../inventory/types.js';
 import { readLayout, type Layout } from './layout.js';
@@ -35,8 +35,8 @@ interface FileSpec {
 export type TaskBody =
   | { readonly kind: 'packages'; readonly names: readonly string[] }
   | { readonly kind: 'sysctls' } // every inventory sysctl
-  /** Every inventory route; `record` is the managed file listing them, whose old lines name the routes to delete. */
-  | { readonly kind: 'routes'; readonly record?: string }
+  /** Every inventory route; those the host's managed record lists and the inventory no longer has are deleted. */
+  | { readonly kind: 'routes' }
   | { readonly kind: 'file'; readonly file: FileSpec }
   /** `file: { path, state: absent }`: a file that must not exist. */
   | { readonly kind: 'absent-file'; readonly path: string; readonly daemonReload: boolean }
@@ -128,8 +128,8 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
         body = { kind: key };
         break;
       case 'routes':
-        if (value?.record !== undefined && typeof value.record !== 'string') fail(`${where}.routes.record`, 'must be a file path');
-        body = { kind: key, ...(typeof value?.record === 'string' ? { record: value.record } : {}) };
+        if (value?.record !== undefined) fail(`${where}.routes.record`, 'no longer needed: every host keeps its routes in its record of what is managed (/etc/ha-provision/managed); remove it');
+        body = { kind: key };
         break;
       case 'file':
         // Paths go into the host's managed record one per line, split at whitespace.
@@ -187,13 +187,6 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
         break;
     }
     return { name: typeof raw.name === 'string' ? raw.name : key, on, ...(when ? { when } : {}), ...(raw.forEach ? { forEach: 'routeDevices' as const } : {}), body };
-  });
-  // The routes record is read back from the host as a file fact: a file task must manage it.
-  tasks.forEach((task, i) => {
-    const record = task.body.kind === 'routes' ? task.body.record : undefined;
-    if (record && !tasks.some((t) => t.body.kind === 'file' && t.body.file.path === record && t.on === 'all' && !t.when && !t.forEach)) {
-      fail(`tasks[${i}].routes.record`, `${record} must also be managed by a file task on all hosts (it lists the routes to delete later)`);
-    }
   });
   const templateDirs = [...(userTemplates ? [resolve(userTemplates)] : []), join(PROJECT_ROOT, 'templates')];
   const drain = readDrain((doc as { drain?: unknown }).drain, fail);
@@ -276,10 +269,6 @@ async function template(playbook: Playbook, name: string): Promise<HandlebarsTem
   return fn;
 }
 
-/** Routes written one per line as `TO via VIA dev DEV` (the record's format, and RHEL's route-DEV). */
-export function parseRouteLines(text: string): Route[] {
-  return [...text.matchAll(/^(\S+) via (\S+) dev (\S+)\s*$/gm)].map(([, to = '', via = '', dev = '']) => ({ to, via, dev }));
-}
 
 const renderPath = (path: string, vars: HostVars): string => handlebars.compile(path, { noEscape: true, strict: true })(vars);
 
@@ -295,6 +284,7 @@ export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, 
       ...tasks.flatMap((t) => (t.body.kind === 'file' ? expand(t, vars).map((v) => renderPath((t.body as { file: FileSpec }).file.path, v)) : [])),
       ...bodies.flatMap((b) => (b.kind === 'absent-file' ? [b.path] : [])),
       MANAGED_RECORD,
+      ...(bodies.some((b) => b.kind === 'routes') ? [LEGACY_ROUTES_RECORD] : []),
     ],
     services: bodies.flatMap((b) => (b.kind === 'service' ? [b.name] : [])),
     serviceFaults: Object.fromEntries(bodies.flatMap((b) => (b.kind === 'service' && b.logFaults.length > 0 ? [[b.name, b.logFaults]] : []))),
@@ -317,10 +307,10 @@ function expand(task: Task, vars: HostVars, recorded: readonly Route[] = []): Ho
   return [...vars.routeDevices, ...gone.map((dev) => ({ dev, routes: [] }))].map((d) => ({ ...vars, dev: d.dev, devRoutes: d.routes }));
 }
 
-/** The routes the playbook's routes task recorded on the host last time (its `record` file). */
-function recordedRoutes(playbook: Playbook, facts: HostFacts): Route[] {
-  const record = playbook.tasks.flatMap((t) => (t.body.kind === 'routes' && t.body.record ? [t.body.record] : []))[0];
-  return record ? parseRouteLines(facts.files[record]?.content ?? '') : [];
+/** The routes this tool put on the host last time: its managed record, or the file older versions kept. */
+function recordedRoutes(facts: HostFacts): readonly Route[] {
+  const legacy = facts.files[LEGACY_ROUTES_RECORD];
+  return facts.managed.routes.length > 0 || !legacy ? facts.managed.routes : parseRouteLines(legacy.content);
 }
 
 /** Desired state of one host: its tasks, filtered by role and facts, rendered into resources. */
@@ -339,7 +329,7 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
         break;
       case 'routes': {
         for (const route of inventory.routes) resources.push({ kind: 'route', route, state: 'present' });
-        const recorded = recordedRoutes(playbook, facts);
+        const recorded = recordedRoutes(facts);
         // Dropped from the inventory. A route whose destination is still wanted (a new gateway or device)
         // is not deleted: `ip route replace` already swapped it, and there would be nothing left to delete.
         for (const route of recorded.filter((r) => !inventory.routes.some((w) => w.to === r.to))) {
@@ -355,7 +345,7 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
         break;
       case 'file': {
         const peers = inventory.hosts.filter((h) => h.name !== host.name && appliesTo(task, h)).map((h) => h.name);
-        for (const v of expand(task, vars, recordedRoutes(playbook, facts))) {
+        for (const v of expand(task, vars, recordedRoutes(facts))) {
           const render = await template(playbook, body.file.template);
           resources.push({
             kind: 'file',

@@ -128,7 +128,7 @@ describe('ha-provision CLI', () => {
     const before = connections;
     const r = await runCli(['render', file, '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('wrote 21 files for 3 hosts'); // 4 system files and the managed record each + 3 per lb
+    expect(r.stdout).toContain('wrote 18 files for 3 hosts'); // 3 system files and the managed record each + 3 per lb
     expect(readFileSync(join(out, 'lb-1/etc/haproxy/haproxy.cfg'), 'utf8')).toContain('server server-1 127.0.0.3:6443');
     expect(statSync(join(out, 'lb-2/etc/keepalived/keepalived.conf')).mode & 0o777).toBe(0o600);
     expect(existsSync(join(out, 'server-1/etc/haproxy'))).toBe(false);

@@ -48,9 +48,14 @@ async function planSwitch(from: string, to: string): Promise<Change[]> {
 
 describe('the managed record', () => {
   it('reads back what it wrote: files (with daemon-reload), services, packages', () => {
-    const record = { files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }, { path: '/etc/systemd/system/x.service', daemonReload: true }], services: ['haproxy'], packages: ['haproxy', 'curl'] };
+    const record = {
+      files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }, { path: '/etc/systemd/system/x.service', daemonReload: true }],
+      services: ['haproxy'],
+      packages: ['haproxy', 'curl'],
+      routes: [{ to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }],
+    };
     expect(parseManagedRecord(formatManagedRecord(record))).toEqual(record);
-    expect(formatManagedRecord(record)).toContain('file /etc/systemd/system/x.service daemon-reload\nservice haproxy\npackage haproxy\n');
+    expect(formatManagedRecord(record)).toContain('file /etc/systemd/system/x.service daemon-reload\nservice haproxy\npackage haproxy\npackage curl\nroute 10.244.0.0/16 via 192.168.20.1 dev eth1\n');
   });
 
   it('a converged host records every file and service its playbook renders, and the packages', async () => {
@@ -85,7 +90,7 @@ describe('the managed record', () => {
   });
 
   it('no record (a host never provisioned, or by an older version): nothing leaves', () => {
-    expect(managedFact({ files: [], services: [] }).parse('')).toEqual({ record: { files: [], services: [], packages: [] }, files: {}, services: {} });
+    expect(managedFact({ files: [], services: [] }).parse('')).toEqual({ record: { files: [], services: [], packages: [], routes: [] }, files: {}, services: {} });
   });
 });
 

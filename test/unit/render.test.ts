@@ -10,6 +10,7 @@ import { diffResources } from '../../src/resources/diff.js';
 import { applySteps } from '../../src/apply/script.js';
 import { describeChange } from '../../src/plan/format.js';
 import { freshHostFacts, type HostFacts } from '../../src/facts/gather.js';
+import { EMPTY_RECORD, parseRouteLines } from '../../src/facts/managed.js';
 import type { Resource } from '../../src/resources/types.js';
 
 const exampleFile = join(PROJECT_ROOT, 'inventory', 'example.yaml');
@@ -135,7 +136,7 @@ describe('per family: what runs on a bare host', () => {
     const rhel = await render('server-1', bareHost('rhel', 'dnf'));
     expect(fileOf(rhel, '/etc/sysconfig/network-scripts/route-eth1')).toMatch(/^10\.244\.0\.0\/16 via 192\.168\.20\.1 dev eth1$/m);
     expect(rhel.some((r) => r.kind === 'file' && /routes\.sh$|\.service$/.test(r.path))).toBe(false);
-    expect(fileOf(rhel, '/etc/ha-provision/routes')).toMatch(/^10\.244\.0\.0\/16 via 192\.168\.20\.1 dev eth1$/m);
+    expect(fileOf(rhel, '/etc/ha-provision/managed')).toMatch(/^route 10\.244\.0\.0\/16 via 192\.168\.20\.1 dev eth1$/m);
     expect(rhel.some((r) => r.kind === 'service' && r.name === 'ha-provision-routes')).toBe(false);
   });
 
@@ -147,10 +148,8 @@ describe('per family: what runs on a bare host', () => {
     const facts: HostFacts = {
       ...bareHost('rhel', 'dnf'),
       routes: [{ to: '10.96.0.0/12', via: '192.168.30.1', dev: 'eth2' }],
-      files: {
-        '/etc/ha-provision/routes': file('10.244.0.0/16 via 192.168.20.1 dev eth1\n10.96.0.0/12 via 192.168.30.1 dev eth2\n'),
-        '/etc/sysconfig/network-scripts/route-eth2': file(OLD),
-      },
+      files: { '/etc/sysconfig/network-scripts/route-eth2': file(OLD) },
+      managed: { ...EMPTY_RECORD, routes: parseRouteLines('10.244.0.0/16 via 192.168.20.1 dev eth1\n10.96.0.0/12 via 192.168.30.1 dev eth2\n') },
     };
     const resources = await render('server-1', facts);
     const emptied = fileOf(resources, '/etc/sysconfig/network-scripts/route-eth2');
@@ -224,15 +223,26 @@ describe('routes dropped from the inventory', () => {
   ])('%s', async (_what, recorded, live, expected) => {
     const inventoryRoute = { to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }; // live, as wanted, unless replaced
     const wanted = live.some((r) => r.to === inventoryRoute.to) ? [] : [inventoryRoute];
-    const facts = { ...bareHost('debian', 'apt-get'), routes: [...live, ...wanted], files: { '/etc/ha-provision/routes': recordOf(recorded) } };
+    const facts = { ...bareHost('debian', 'apt-get'), routes: [...live, ...wanted], managed: { ...EMPTY_RECORD, routes: parseRouteLines(recorded.join('\n')) } };
     const changes = diffResources(await render('server-1', facts), facts, 'server-1');
     expect(changes.filter((c) => c.kind === 'route').map(describeChange)).toEqual(expected);
   });
 
-  it('a playbook whose routes record no file task manages is refused', async () => {
+  it('a playbook that still names a routes record is told the host keeps it now', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'ha-pb-')), 'pb.yaml');
     writeFileSync(file, 'tasks:\n  - on: all\n    routes: { record: /etc/ha-provision/routes }\n');
-    await expect(loadPlaybook(file)).rejects.toThrow(`${file}: tasks[0].routes.record: /etc/ha-provision/routes must also be managed by a file task on all hosts`);
+    await expect(loadPlaybook(file)).rejects.toThrow(`${file}: tasks[0].routes.record: no longer needed: every host keeps its routes in its record of what is managed`);
+  });
+
+  it('the routes in the managed record count as recorded, as those of the file older versions kept (which then goes)', async () => {
+    const gone = { to: '10.96.0.0/12', via: '192.168.30.1', dev: 'eth2' };
+    const live = [{ to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }, gone];
+    const fromRecord = { ...bareHost('debian', 'apt-get'), routes: live, managed: { files: [], services: [], packages: [], routes: live } };
+    expect(diffResources(await render('server-1', fromRecord), fromRecord, 'server-1').filter((c) => c.kind === 'route').map(describeChange)).toEqual(['route delete 10.96.0.0/12 via 192.168.30.1 dev eth2']);
+    const legacy = { ...bareHost('debian', 'apt-get'), routes: live, files: { '/etc/ha-provision/routes': recordOf(['10.244.0.0/16 via 192.168.20.1 dev eth1', '10.96.0.0/12 via 192.168.30.1 dev eth2']) } };
+    const plan = diffResources(await render('server-1', legacy), legacy, 'server-1').map(describeChange);
+    expect(plan).toContain('route delete 10.96.0.0/12 via 192.168.30.1 dev eth2');
+    expect(plan).toContain('remove /etc/ha-provision/routes (replaced by /etc/ha-provision/managed)');
   });
 });
 
