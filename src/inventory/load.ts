@@ -960,11 +960,12 @@ function checkHosts(ctx: Ctx, hosts: readonly DraftHost[]): void {
  * addresses, then, once the names are resolved, on all (see complete()).
  */
 function checkAddresses(ctx: Ctx, cluster: Cluster | undefined, all: readonly DraftHost[]): void {
-  const hosts = all.filter((h): h is DraftHost & { ip: string } => h.ip !== undefined);
-  // `name (cp1.example.com)` for a host written as a name, so a message shows where its IP came from.
-  const written = (h: DraftHost, ip: string): string => (h.address === ip ? '' : ` (${h.address})`);
+  type WithIp = DraftHost & { readonly ip: string };
+  const hosts = all.filter((h): h is WithIp => h.ip !== undefined);
+  // ` (cp1.example.com)` after a host written as a name, so a message shows where its IP came from.
+  const written = (h: WithIp): string => (h.address === h.ip ? '' : ` (${h.address})`);
 
-  const byIp = new Map<string, DraftHost & { ip: string }>();
+  const byIp = new Map<string, WithIp>();
   for (const h of hosts) {
     const other = byIp.get(h.ip);
     if (other === undefined) {
@@ -973,7 +974,7 @@ function checkAddresses(ctx: Ctx, cluster: Cluster | undefined, all: readonly Dr
     }
     // Two names may resolve to one IP: both are named, with what they resolved to.
     const what = h.address === h.ip || h.address === other.address ? `${h.address} is` : `${h.address} resolves to ${h.ip},`;
-    const theirs = other.address === h.address ? '' : written(other, other.ip);
+    const theirs = other.address === h.address ? '' : written(other);
     ctx.p.add(['hosts', h.name, 'address'], `${what} also the address of ${other.name}${theirs}; each host needs its own address`);
   }
   if (!cluster) return;
@@ -988,9 +989,9 @@ function checkAddresses(ctx: Ctx, cluster: Cluster | undefined, all: readonly Dr
   // keepalived adds the VIP to each lb's interface: a VIP outside the lb's subnet would not be reachable.
   const outside = lbs.filter((h) => (((parseIpv4(h.ip) ?? 0) & mask) >>> 0) !== network);
   if (owner) {
-    ctx.p.add(['cluster', 'vip'], `${cluster.vip.address} is the address of host ${owner.name}${written(owner, owner.ip)}; the VIP must be an unused address in the lb subnet`);
+    ctx.p.add(['cluster', 'vip'], `${cluster.vip.address} is the address of host ${owner.name}${written(owner)}; the VIP must be an unused address in the lb subnet`);
   } else if (outside.length > 0) {
-    const shown = (h: DraftHost & { ip: string }): string => (h.address === h.ip ? h.ip : `${h.address} resolves to ${h.ip}`);
+    const shown = (h: WithIp): string => (h.address === h.ip ? h.ip : `${h.address} resolves to ${h.ip}`);
     ctx.p.add(['cluster', 'vip'], `${vipText} is not in the subnet of ${outside.map((h) => `${h.name} (${shown(h)})`).join(', ')}; `
       + `the VIP must be in the same ${formatIpv4(network)}/${cluster.vip.prefix} network as every lb address (or fix the prefix)`);
   } else if (cluster.vip.prefix <= 30 && (vip === network || vip === broadcast)) {

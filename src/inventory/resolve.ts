@@ -30,8 +30,8 @@ export async function resolveNames(names: Iterable<string>, resolver: Resolver =
       if (parseIpv4(ip) !== undefined) ips.set(name, ip);
       else failures.set(name, `the answer ${JSON.stringify(ip)} is not an IPv4 address`);
     } catch (error) {
-      const { code, message } = error as NodeJS.ErrnoException;
-      failures.set(name, code ?? message);
+      const { code, message } = (error ?? {}) as Partial<NodeJS.ErrnoException>;
+      failures.set(name, code ?? message ?? String(error));
     }
   }));
   return { ips, failures };
