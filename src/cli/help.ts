@@ -112,6 +112,8 @@ files (hash, owner, mode) and services. One SSH exec per host. A file that holds
 its masked text (maskedSha256), never a plain hash that would let a guess of the secret be confirmed.`,
   render: `Usage: ha-provision render <inventory.yaml> --out DIR [--family debian|rhel] [--playbook FILE] [--templates DIR]
 
-Writes every host's rendered files to DIR/<host>/<path> without connecting anywhere. Files hold secrets
-(keepalived auth_pass): DIR is created private (0700).`,
+Writes every host's rendered files to DIR/<host>/<path> without connecting to any host. Host addresses
+written as names are resolved on this machine, as for every command (keepalived's unicast peers need the
+IPs); an inventory of IPv4 addresses needs no network at all. Files hold secrets (keepalived auth_pass):
+DIR is created private (0700).`,
 };

@@ -269,14 +269,16 @@ export function servicesFact(names: readonly string[], faults: Readonly<Record<s
 
 /**
  * On an lb: can it open a TCP connection to each backend? Probes run in parallel, 2 s each at most.
- * `nc -z` where the host has it, else curl (installed on every lb): its exit 7/28 mean no connection.
+ * `nc -z` where the host has it, else curl (installed on every lb): its exit 7/28 mean no connection,
+ * 6 a name the lb cannot resolve (a backend written as a name is probed as written, as haproxy and nginx
+ * resolve it there).
  */
 export function backendsFact(targets: readonly string[]): Fact<Record<string, boolean>> {
   return {
     name: 'backends',
     command: [
       'if command -v nc >/dev/null 2>&1; then reach() { nc -z -w 2 "$1" "$2"; }',
-      'else reach() { curl -sk -o /dev/null --max-time 2 "https://$1:$2/"; r=$?; [ $r -ne 7 ] && [ $r -ne 28 ]; }; fi',
+      'else reach() { curl -sk -o /dev/null --max-time 2 "https://$1:$2/"; r=$?; [ $r -ne 6 ] && [ $r -ne 7 ] && [ $r -ne 28 ]; }; fi',
       ...targets.map((t) => {
         const [address = '', port = ''] = t.split(':');
         return `( if reach ${quote(address)} ${quote(port)} >/dev/null 2>&1; then echo ${quote(`${t} ok`)}; else echo ${quote(`${t} fail`)}; fi ) &`;

@@ -1,6 +1,7 @@
 // Loading the inventory: YAML text → a validated, resolved `Inventory`, or one `InventoryError` carrying
-// every problem at once. Nothing here connects to anything; every value that later ends up in a config
-// file or on a shell line is checked here first, so the rest of the program can trust it.
+// every problem at once. Nothing here connects to anything but the resolver, asked for host names only
+// once everything else is valid (resolve.ts); every value that later ends up in a config file or on a
+// shell line is checked here first, so the rest of the program can trust it.
 //
 // Shape of the code: the YAML document is first turned into plain values (Maps, arrays, scalars) while
 // recording the line of every key path; then small validators read those values and push problems to a
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { InventoryError, UsageError, type InventoryProblem } from '../errors.js';
 import { formatIpv4, maskOf, parseIpv4 } from './ipv4.js';
+import { NOTHING_RESOLVED, resolveNames, systemResolver, type Resolution, type Resolver } from './resolve.js';
 import { checkTimeZone, parseWindows } from '../rollout/window.js';
 import type {
   Cluster,
@@ -30,8 +32,11 @@ import type {
 } from './types.js';
 import { DEFAULT_CHECK } from './types.js';
 
-/** Reads and validates an inventory file. A file that can't be read or isn't YAML is a `UsageError`. */
-export async function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Inventory> {
+/**
+ * Reads and validates an inventory file, host names resolved on this machine. A file that can't be read
+ * or isn't YAML is a `UsageError`.
+ */
+export async function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env, resolver: Resolver = systemResolver): Promise<Inventory> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -39,22 +44,76 @@ export async function loadInventory(file: string, env: NodeJS.ProcessEnv = proce
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw new UsageError(`cannot read inventory ${file}: ${reason}`);
   }
-  return parseInventory(text, file, env);
+  return parseAndResolveInventory(text, file, env, os.homedir(), resolver);
 }
 
-/** Pure: validates inventory text. `file` names it in errors and anchors relative paths. */
+/** What loadInventory does with the file's text: validates it, then resolves the host names in it. */
+export async function parseAndResolveInventory(
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  homeDir: string,
+  resolver: Resolver,
+): Promise<Inventory> {
+  const checked = check(text, file, env, homeDir);
+  // An inventory with problems is worth no DNS query: they are reported as they are.
+  const names = checked.ctx.p.count === 0 ? (checked.draft?.hosts ?? []).filter((h) => h.ip === undefined).map((h) => h.address) : [];
+  return complete(checked, await resolveNames(names, resolver));
+}
+
+/**
+ * Pure: validates inventory text. `file` names it in errors and anchors relative paths. A host written
+ * as a name takes its IP from `resolved` (resolveNames); without one there it is a problem.
+ */
 export function parseInventory(
   text: string,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
   homeDir: string = os.homedir(),
+  resolved: Resolution = NOTHING_RESOLVED,
 ): Inventory {
+  return complete(check(text, file, env, homeDir), resolved);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Two steps. First every rule, the address rules (checkAddresses) only on hosts written as IPv4 addresses;
+// then, once the names are resolved, the address rules again on every host.
+
+/** A host whose address is a name has no `ip` until that name is resolved. */
+type DraftHost = Omit<Host, 'ip'> & { readonly ip?: string };
+type Draft = Omit<Inventory, 'hosts'> & { readonly hosts: readonly DraftHost[] };
+interface Checked {
+  readonly file: string; // as given, for the error
+  readonly ctx: Ctx;
+  readonly draft: Draft | undefined; // undefined: something is missing or invalid (then ctx.p says what)
+}
+
+function check(text: string, file: string, env: NodeJS.ProcessEnv, homeDir: string): Checked {
   const absFile = path.resolve(file);
   const source = readYaml(text, file);
   const ctx: Ctx = { p: source.problems, env, home: homeDir, dir: path.dirname(absFile) };
-  const inventory = validate(source.root, ctx, absFile);
-  if (ctx.p.count > 0 || inventory === undefined) throw ctx.p.toError(file);
-  return inventory;
+  return { file, ctx, draft: validate(source.root, ctx, absFile) };
+}
+
+/** Gives each host written as a name its IP, and runs the address rules the first step had to skip. */
+function complete({ file, ctx, draft }: Checked, resolved: Resolution): Inventory {
+  if (ctx.p.count > 0 || draft === undefined) throw ctx.p.toError(file);
+  const hosts: Host[] = [];
+  for (const h of draft.hosts) {
+    const ip = h.ip ?? resolved.ips.get(h.address);
+    if (ip !== undefined) {
+      hosts.push({ ...h, ip });
+      continue;
+    }
+    const failure = resolved.failures.get(h.address);
+    ctx.p.add(['hosts', h.name, 'address'], failure === undefined
+      ? `${h.address} is a host name and was not resolved to an IPv4 address`
+      : `cannot resolve ${h.address} to an IPv4 address on this machine (${failure}); fix the name or its DNS record, or write the IPv4 address`);
+  }
+  // With every IP known from the start, the first step already ran these rules, and found nothing.
+  if (ctx.p.count === 0 && draft.hosts.some((h) => h.ip === undefined)) checkAddresses(ctx, draft.cluster, hosts);
+  if (ctx.p.count > 0) throw ctx.p.toError(file);
+  return { ...draft, hosts };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -319,6 +378,12 @@ const JUMP_HOST: TokenRule = {
   re: /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$/,
   allowed: 'a host name or IPv4 address, optionally with :port (same user and keys), like bastion.example.com:22',
 };
+// hosts.*.address: JUMP_HOST's names without a port, each label (RFC 1123) at most 63 characters, 253 in
+// all. A last label of digits only would be read as a (shorthand) IPv4 address by getaddrinfo and haproxy.
+const HOST_ADDRESS: TokenRule = {
+  re: /^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/,
+  allowed: 'an IPv4 address like 10.10.10.98 or a host name like cp1.example.com (letters, digits and "-" in labels separated by dots)',
+};
 // The path goes into haproxy's `http-check send ... uri` and the curl line of check_apiserver.sh.
 const HTTP_PATH: TokenRule = {
   re: /^\/[A-Za-z0-9._~/?=%+:@,-]*$/,
@@ -338,13 +403,19 @@ function token(ctx: Ctx, v: unknown, segs: Segs, rule: TokenRule): string | unde
   return v;
 }
 
-function ipv4(ctx: Ctx, v: unknown, segs: Segs, note = ''): string | undefined {
+function ipv4(ctx: Ctx, v: unknown, segs: Segs): string | undefined {
   if (absent(v)) return undefined;
   if (typeof v !== 'string' || parseIpv4(v) === undefined) {
-    ctx.p.add(segs, `must be an IPv4 address like 10.10.10.98${note}, got ${show(v)}`);
+    ctx.p.add(segs, `must be an IPv4 address like 10.10.10.98, got ${show(v)}`);
     return undefined;
   }
   return v;
+}
+
+/** An IPv4 address, or a host name for resolve.ts to look up. */
+function hostAddress(ctx: Ctx, v: unknown, segs: Segs): string | undefined {
+  if (typeof v === 'string' && parseIpv4(v) !== undefined) return v;
+  return token(ctx, v, segs, HOST_ADDRESS);
 }
 
 interface Cidr {
@@ -500,7 +571,7 @@ const DEFAULT_SYSCTLS = { 'net.ipv4.ip_nonlocal_bind': '1' } as const; // haprox
 const SYSCTL_KEY_RE = /^[a-z0-9_]+(\.[a-z0-9_-]+)+$/;
 const SYSCTL_VALUE_RE = /^[A-Za-z0-9._:,/+-]+$/;
 
-function validate(root: unknown, ctx: Ctx, absFile: string): Inventory | undefined {
+function validate(root: unknown, ctx: Ctx, absFile: string): Draft | undefined {
   if (absent(root)) {
     ctx.p.add([], `the inventory is empty; expected a mapping with ${TOP_KEYS.join(', ')}`);
     return undefined;
@@ -531,6 +602,7 @@ function validate(root: unknown, ctx: Ctx, absFile: string): Inventory | undefin
   if (hosts) checkHosts(ctx, hosts);
   const withWeight = cluster && hosts && weightUnset(top.get('cluster')) ? withBootstrapWeight(cluster, hosts) : cluster;
   if (withWeight && hosts) checkClusterAgainstHosts(ctx, withWeight, hosts);
+  if (hosts) checkAddresses(ctx, withWeight, hosts);
   if (ctx.p.count > 0 || !withWeight || !hosts || keep === undefined) return undefined;
   return { file: absFile, cluster: withWeight, sysctls, routes, history: { keep }, packages, maintenance, hosts };
 }
@@ -548,7 +620,7 @@ function weightUnset(cluster: unknown): boolean {
  * yet, as during `kubeadm init` through the VIP) leaves it where it is, held by one lb. (Without a weight
  * a failing check puts the lb in FAULT, and with no backend up nobody would hold the VIP.)
  */
-function withBootstrapWeight(cluster: Cluster, hosts: readonly Host[]): Cluster {
+function withBootstrapWeight(cluster: Cluster, hosts: readonly DraftHost[]): Cluster {
   const priorities = hosts.filter((h) => h.roles.includes('lb')).map((h) => h.priority ?? 0);
   if (priorities.length < 2 || !cluster.keepalived) return cluster;
   const drop = Math.min(253, Math.max(...priorities) - Math.min(...priorities) + 1);
@@ -821,13 +893,13 @@ function validateRoutes(ctx: Ctx, v: unknown): Route[] {
   return out;
 }
 
-function validateHosts(ctx: Ctx, v: unknown, sshBase: SshOverrides, vrrp: boolean): Host[] | undefined {
+function validateHosts(ctx: Ctx, v: unknown, sshBase: SshOverrides, vrrp: boolean): DraftHost[] | undefined {
   if (!required(ctx, v, ['hosts'], 'a mapping of host name → { address, roles, … } with at least one lb and one server')) return undefined;
   if (!(v instanceof Map)) {
     ctx.p.add(['hosts'], `must be a mapping of host name → { address, roles, … }, got ${show(v)}`);
     return undefined;
   }
-  const out: Host[] = [];
+  const out: DraftHost[] = [];
   let complete = true;
   for (const [name, value] of v as YamlMap) {
     const host = validateHost(ctx, name, value, sshBase, vrrp);
@@ -837,7 +909,7 @@ function validateHosts(ctx: Ctx, v: unknown, sshBase: SshOverrides, vrrp: boolea
   return complete ? out : undefined;
 }
 
-function validateHost(ctx: Ctx, name: string, v: unknown, sshBase: SshOverrides, vrrp: boolean): Host | undefined {
+function validateHost(ctx: Ctx, name: string, v: unknown, sshBase: SshOverrides, vrrp: boolean): DraftHost | undefined {
   const segs = ['hosts', name];
   const at = (...rest: Seg[]): Seg[] => [...segs, ...rest];
   const nameOk = token(ctx, name, segs, { ...NAME, allowed: `a host name of ${NAME.allowed}` }) !== undefined;
@@ -845,8 +917,8 @@ function validateHost(ctx: Ctx, name: string, v: unknown, sshBase: SshOverrides,
   const h = mapping(ctx, v, segs, HOST_KEYS, '{ address: 10.10.10.98, roles: [lb], interface: eth1, priority: 200 }');
   if (!h) return undefined;
 
-  const address = required(ctx, h.get('address'), at('address'), 'the IPv4 address to reach the host at')
-    ? ipv4(ctx, h.get('address'), at('address'), ' (DNS names are not supported)')
+  const address = required(ctx, h.get('address'), at('address'), 'the IPv4 address or host name to reach the host at')
+    ? hostAddress(ctx, h.get('address'), at('address'))
     : undefined;
 
   let roles: Role[] | undefined;
@@ -895,6 +967,7 @@ function validateHost(ctx: Ctx, name: string, v: unknown, sshBase: SshOverrides,
   if (!nameOk || address === undefined || roles === undefined || !lbOk) return undefined;
   return {
     name, address, roles,
+    ...(parseIpv4(address) !== undefined ? { ip: address } : {}),
     ...(iface !== undefined ? { interface: iface } : {}),
     ...(priority !== undefined ? { priority } : {}),
     ssh,
@@ -902,18 +975,11 @@ function validateHost(ctx: Ctx, name: string, v: unknown, sshBase: SshOverrides,
 }
 
 /** Rules between hosts; every host is already valid on its own. */
-function checkHosts(ctx: Ctx, hosts: readonly Host[]): void {
+function checkHosts(ctx: Ctx, hosts: readonly DraftHost[]): void {
   const lbs = hosts.filter((h) => h.roles.includes('lb'));
   if (lbs.length === 0) ctx.p.add(['hosts'], 'no host has role lb; at least one lb is needed to hold the VIP');
   if (!hosts.some((h) => h.roles.includes('server'))) {
     ctx.p.add(['hosts'], 'no host has role server; haproxy needs at least one kube-apiserver to send traffic to');
-  }
-
-  const byAddress = new Map<string, string>();
-  for (const h of hosts) {
-    const other = byAddress.get(h.address);
-    if (other !== undefined) ctx.p.add(['hosts', h.name, 'address'], `${h.address} is also the address of ${other}; each host needs its own address`);
-    else byAddress.set(h.address, h.name);
   }
 
   // Equal priorities leave the initial MASTER to an IP-address tie-break nobody reads in the inventory.
@@ -925,28 +991,55 @@ function checkHosts(ctx: Ctx, hosts: readonly Host[]): void {
   }
 }
 
-/** Rules between the cluster settings and the hosts; both are already valid on their own. */
-function checkClusterAgainstHosts(ctx: Ctx, cluster: Cluster, hosts: readonly Host[]): void {
-  const lbs = hosts.filter((h) => h.roles.includes('lb'));
+/**
+ * Rules on the hosts' IPs: run on the hosts whose IP is known, i.e. first on those written as IPv4
+ * addresses, then, once the names are resolved, on all (see complete()).
+ */
+function checkAddresses(ctx: Ctx, cluster: Cluster | undefined, all: readonly DraftHost[]): void {
+  type WithIp = DraftHost & { readonly ip: string };
+  const hosts = all.filter((h): h is WithIp => h.ip !== undefined);
+  // ` (cp1.example.com)` after a host written as a name, so a message shows where its IP came from.
+  const written = (h: WithIp): string => (h.address === h.ip ? '' : ` (${h.address})`);
 
+  const byIp = new Map<string, WithIp>();
+  for (const h of hosts) {
+    const other = byIp.get(h.ip);
+    if (other === undefined) {
+      byIp.set(h.ip, h);
+      continue;
+    }
+    // Two names may resolve to one IP: both are named, with what they resolved to.
+    const what = h.address === h.ip || h.address === other.address ? `${h.address} is` : `${h.address} resolves to ${h.ip},`;
+    const theirs = other.address === h.address ? '' : written(other);
+    ctx.p.add(['hosts', h.name, 'address'], `${what} also the address of ${other.name}${theirs}; each host needs its own address`);
+  }
+  if (!cluster) return;
+
+  const lbs = hosts.filter((h) => h.roles.includes('lb'));
   const vip = parseIpv4(cluster.vip.address) ?? 0;
   const vipText = `${cluster.vip.address}/${cluster.vip.prefix}`;
   const mask = maskOf(cluster.vip.prefix);
   const network = (vip & mask) >>> 0;
   const broadcast = (network | (~mask >>> 0)) >>> 0;
-  const owner = hosts.find((h) => h.address === cluster.vip.address);
+  const owner = hosts.find((h) => h.ip === cluster.vip.address);
   // keepalived adds the VIP to each lb's interface: a VIP outside the lb's subnet would not be reachable.
-  const outside = lbs.filter((h) => (((parseIpv4(h.address) ?? 0) & mask) >>> 0) !== network);
+  const outside = lbs.filter((h) => (((parseIpv4(h.ip) ?? 0) & mask) >>> 0) !== network);
   if (owner) {
-    ctx.p.add(['cluster', 'vip'], `${cluster.vip.address} is the address of host ${owner.name}; the VIP must be an unused address in the lb subnet`);
+    ctx.p.add(['cluster', 'vip'], `${cluster.vip.address} is the address of host ${owner.name}${written(owner)}; the VIP must be an unused address in the lb subnet`);
   } else if (outside.length > 0) {
-    ctx.p.add(['cluster', 'vip'], `${vipText} is not in the subnet of ${outside.map((h) => `${h.name} (${h.address})`).join(', ')}; `
+    const shown = (h: WithIp): string => (h.address === h.ip ? h.ip : `${h.address} resolves to ${h.ip}`);
+    ctx.p.add(['cluster', 'vip'], `${vipText} is not in the subnet of ${outside.map((h) => `${h.name} (${shown(h)})`).join(', ')}; `
       + `the VIP must be in the same ${formatIpv4(network)}/${cluster.vip.prefix} network as every lb address (or fix the prefix)`);
   } else if (cluster.vip.prefix <= 30 && (vip === network || vip === broadcast)) {
     // /31 and /32 have no network or broadcast address (RFC 3021).
     const which = vip === network ? 'network' : 'broadcast';
     ctx.p.add(['cluster', 'vip'], `${cluster.vip.address} is the ${which} address of ${formatIpv4(network)}/${cluster.vip.prefix}; pick a host address inside it`);
   }
+}
+
+/** Rules between the cluster settings and the hosts; both are already valid on their own. */
+function checkClusterAgainstHosts(ctx: Ctx, cluster: Cluster, hosts: readonly DraftHost[]): void {
+  const lbs = hosts.filter((h) => h.roles.includes('lb'));
 
   // With a check weight w, a failing MASTER only drops to p1 − |w| (or the BACKUP rises to p2 + w);
   // unless that crosses the next priority, the VIP stays on the broken node.

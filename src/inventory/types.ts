@@ -37,7 +37,18 @@ export interface Route {
 
 export interface Host {
   readonly name: string;
+  /**
+   * As written in the inventory: an IPv4 address or a DNS name. The backend lists (haproxy's `server`
+   * lines, nginx's upstreams, the lbs' backend probe) use it as written, so that a changed DNS record is
+   * followed by the next reload there.
+   */
   readonly address: string;
+  /**
+   * The IPv4 address `address` stands for: itself when it is one, else what this machine's resolver
+   * answered when the inventory was loaded (resolve.ts). Used wherever only an IP will do: the SSH
+   * connection, keepalived's unicast peers, and the inventory's subnet and duplicate-address checks.
+   */
+  readonly ip: string;
   readonly roles: readonly Role[];
   readonly interface?: string; // lb only: where VRRP runs and the VIP lives
   readonly priority?: number; // lb only: 1–254; highest starts as MASTER

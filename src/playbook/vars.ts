@@ -1,4 +1,5 @@
 // The variables templates see for one host: the inventory, flattened into what configs need.
+import { parseIpv4 } from '../inventory/ipv4.js';
 import { hasRole, type Host, type Inventory, type Route } from '../inventory/types.js';
 
 type Keepalived = NonNullable<Inventory['cluster']['keepalived']>;
@@ -16,16 +17,20 @@ export interface HostVars {
   };
   /** mode static-pod: the daemons run in kubelet's pods, which changes where they log and their drain file. */
   readonly staticPod: boolean;
+  // address: as the inventory writes it (an IPv4 address or a name), for backend lists, so haproxy and
+  // nginx resolve a name themselves on each reload; ip: what it resolved to, where only an IP will do.
   readonly host: {
     readonly name: string;
     readonly address: string;
+    readonly ip: string;
     readonly interface?: string;
     readonly priority?: number;
     readonly state?: 'MASTER' | 'BACKUP'; // lb only: the highest priority starts as MASTER
   };
-  readonly servers: readonly { readonly name: string; readonly address: string }[];
-  readonly lbs: readonly { readonly name: string; readonly address: string; readonly priority: number }[];
-  readonly peers: readonly { readonly name: string; readonly address: string }[]; // the other lbs
+  /** byName: the address is a host name, resolved by haproxy or nginx on the lb. */
+  readonly servers: readonly { readonly name: string; readonly address: string; readonly byName: boolean }[];
+  readonly lbs: readonly { readonly name: string; readonly address: string; readonly ip: string; readonly priority: number }[];
+  readonly peers: readonly { readonly name: string; readonly address: string; readonly ip: string }[]; // the other lbs
   readonly sysctls: readonly { readonly key: string; readonly value: string }[];
   readonly routes: readonly Route[];
   readonly routeDevices: readonly { readonly dev: string; readonly routes: readonly Route[] }[];
@@ -38,7 +43,7 @@ export function hostVars(inventory: Inventory, host: Host): HostVars {
   const { keepalived } = cluster;
   const lbs = inventory.hosts
     .filter((h) => hasRole(h, 'lb'))
-    .map((h) => ({ name: h.name, address: h.address, priority: h.priority ?? 0 }));
+    .map((h) => ({ name: h.name, address: h.address, ip: h.ip, priority: h.priority ?? 0 }));
   const topPriority = Math.max(...lbs.map((l) => l.priority));
   const devices = [...new Set(inventory.routes.map((r) => r.dev))];
   return {
@@ -60,12 +65,13 @@ export function hostVars(inventory: Inventory, host: Host): HostVars {
     host: {
       name: host.name,
       address: host.address,
+      ip: host.ip,
       ...(host.interface ? { interface: host.interface } : {}),
       ...(host.priority !== undefined ? { priority: host.priority, state: host.priority === topPriority ? 'MASTER' : 'BACKUP' } : {}),
     },
-    servers: inventory.hosts.filter((h) => hasRole(h, 'server')).map((h) => ({ name: h.name, address: h.address })),
+    servers: inventory.hosts.filter((h) => hasRole(h, 'server')).map((h) => ({ name: h.name, address: h.address, byName: parseIpv4(h.address) === undefined })),
     lbs,
-    peers: lbs.filter((l) => l.name !== host.name).map(({ name, address }) => ({ name, address })),
+    peers: lbs.filter((l) => l.name !== host.name).map(({ name, address, ip }) => ({ name, address, ip })),
     sysctls: Object.entries(inventory.sysctls).map(([key, value]) => ({ key, value })),
     routes: inventory.routes,
     routeDevices: devices.map((dev) => ({ dev, routes: inventory.routes.filter((r) => r.dev === dev) })),

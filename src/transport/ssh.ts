@@ -25,18 +25,23 @@ async function readOptional(file: string): Promise<string> {
   }
 }
 
-/** ssh2 options for one hop, with the host-key check wired to known_hosts. */
+/**
+ * ssh2 options for one hop, with the host-key check wired to known_hosts. `address` is the host as the
+ * inventory writes it, which is what known_hosts is searched for and records (as OpenSSH records the name
+ * typed); `ip`, when given, is where to connect: the IP every inventory check was made against.
+ */
 async function hopConfig(
   address: string,
   port: number,
   ssh: SshSettings,
-): Promise<{ config: ConnectConfig; hostKeyProblem: () => string | undefined; recorded: () => Promise<void> }> {
+  ip?: string,
+): Promise<{ config: ConnectConfig; where: string; hostKeyProblem: () => string | undefined; recorded: () => Promise<void> }> {
   const lookupName = hostLookupName(address, port);
   const known = knownKeysFor(await readOptional(ssh.knownHostsFile), lookupName);
   let problem: string | undefined;
   let recorded: Promise<void> = Promise.resolve();
   const config: ConnectConfig = {
-    host: address,
+    host: ip ?? address,
     port,
     username: ssh.user,
     readyTimeout: ssh.connectTimeoutMs,
@@ -75,24 +80,25 @@ async function hopConfig(
       return false;
     },
   };
-  return { config, hostKeyProblem: () => problem, recorded: () => recorded };
+  const where = `${address}:${port}${ip !== undefined && ip !== address ? ` (${ip})` : ''}`;
+  return { config, where, hostKeyProblem: () => problem, recorded: () => recorded };
 }
 
 type Hop = Awaited<ReturnType<typeof hopConfig>>;
 
 /** Connects one hop; with accept-new, the first-seen key is on disk before this returns. */
 async function connect(label: string, hop: Hop, sock?: NodeJS.ReadableStream): Promise<Client> {
-  const client = await handshake(label, sock ? { ...hop.config, sock: sock as never } : hop.config, hop.hostKeyProblem);
+  const client = await handshake(label, hop.where, sock ? { ...hop.config, sock: sock as never } : hop.config, hop.hostKeyProblem);
   try {
     await hop.recorded();
   } catch (error) {
     client.end();
-    throw new HostError(label, `cannot record the host key of ${hop.config.host} in known_hosts: ${(error as Error).message}`);
+    throw new HostError(label, `cannot record the host key of ${hop.where} in known_hosts: ${(error as Error).message}`);
   }
   return client;
 }
 
-function handshake(label: string, config: ConnectConfig, hostKeyProblem: () => string | undefined): Promise<Client> {
+function handshake(label: string, where: string, config: ConnectConfig, hostKeyProblem: () => string | undefined): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     client
@@ -109,7 +115,7 @@ function handshake(label: string, config: ConnectConfig, hostKeyProblem: () => s
                 .filter(Boolean)
                 .join(', ') || 'nothing: set ssh.identityFile, ssh.password or an agent'})`
             : error.message);
-        reject(new HostError(label, `ssh ${config.host}:${config.port}: ${why}`));
+        reject(new HostError(label, `ssh ${where}: ${why}`));
       })
       .connect(config);
   });
@@ -150,12 +156,12 @@ export class SshTransport implements Transport {
       jump = await connect(`${host.name} (via ${ssh.jumpHost})`, hop);
       const jumpClient = jump;
       sock = await new Promise((resolve, reject) =>
-        jumpClient.forwardOut('127.0.0.1', 0, host.address, ssh.port, (error, stream) =>
+        jumpClient.forwardOut('127.0.0.1', 0, host.ip, ssh.port, (error, stream) =>
           error ? reject(new HostError(host.name, `jump host ${ssh.jumpHost}: ${error.message}`)) : resolve(stream),
         ),
       );
     }
-    const hop = await hopConfig(host.address, ssh.port, ssh);
+    const hop = await hopConfig(host.address, ssh.port, ssh, host.ip);
     try {
       const client = await connect(host.name, hop, sock);
       return new SshTransport(host, client, jump);

@@ -221,7 +221,7 @@ export async function runDrill(inventory: Inventory, options: DrillOptions = {})
       // Unreachable routes on the lbs cut exactly lb → backend traffic; a host that is both, or a
       // server the lbs are reached through, would cut VRRP or this drill's own SSH with it.
       const stacked = servers.filter((s) => hasRole(s, 'lb')).map((s) => s.name);
-      const jumps = lbHosts.filter((h) => servers.some((s) => h.ssh.jumpHost?.split(':')[0] === s.address)).map((h) => h.name);
+      const jumps = lbHosts.filter((h) => servers.some((s) => [s.address, s.ip].includes(h.ssh.jumpHost?.split(':')[0] ?? ''))).map((h) => h.name);
       if (servers.length === 0) problems.push('--failover-backends: the inventory has no server hosts');
       if (stacked.length > 0) problems.push(`--failover-backends: ${stacked.join(', ')} are lbs and servers at once, so their backends cannot be cut off from the lbs alone`);
       if (jumps.length > 0) problems.push(`--failover-backends: ${jumps.join(', ')} are reached through a server (ssh.jumpHost)`);
@@ -232,7 +232,7 @@ export async function runDrill(inventory: Inventory, options: DrillOptions = {})
         : 'the fleet is not fit for a failover drill';
       return await report({ refused: `${why}: ${problems.join('; ') || 'nothing else is wrong'}` });
     }
-    const what = `The drill stops ${vipDaemon}, then ${proxy}, on ${holders[0]} (the VIP holder)${options.backends ? `, then makes every backend (${servers.map((s) => s.address).join(', ')}) unreachable from the lbs` : ''}, restoring each before the next; requests through ${vip.address} fail for seconds each time.`;
+    const what = `The drill stops ${vipDaemon}, then ${proxy}, on ${holders[0]} (the VIP holder)${options.backends ? `, then makes every backend (${servers.map((s) => (s.address === s.ip ? s.ip : `${s.address} at ${s.ip}`)).join(', ')}) unreachable from the lbs` : ''}, restoring each before the next; requests through ${vip.address} fail for seconds each time.`;
     if (options.confirm && !(await options.confirm(what))) return await report({ aborted: true });
 
     // ---- the faults, one after another ----
@@ -246,7 +246,8 @@ export async function runDrill(inventory: Inventory, options: DrillOptions = {})
       const before = await holdersNow();
       const holder = lbs.find((lb) => before.length === 1 && lb.host.name === before[0]);
       if (!holder) throw new Error(`before the ${LABEL[kind]}: the VIP is held by ${show(before)}, not by exactly one lb`);
-      const routes = servers.map((s) => `${s.address}/32`);
+      // Routes take IPs: a server written as a name is cut off at the IP the inventory resolved it to.
+      const routes = servers.map((s) => `${s.ip}/32`);
       const fault: Fault =
         kind === 'node' ? { kind, on: [holder], apply: command('systemctl', 'stop', vipDaemon), undo: command('systemctl', 'start', vipDaemon), action: `systemctl stop ${vipDaemon} on ${holder.host.name}` }
         : kind === 'service' ? { kind, on: [holder], apply: command('systemctl', 'stop', proxy), undo: command('systemctl', 'start', proxy), action: `systemctl stop ${proxy} on ${holder.host.name}` }

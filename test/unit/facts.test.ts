@@ -373,17 +373,32 @@ describe('backends', () => {
       rmSync(bin, { recursive: true, force: true });
     });
 
-    // Only the named tool on PATH, so each branch of the probe runs.
-    it.each(['nc', 'curl'])('with only %s installed, an open port is ok and a closed one fails', async (tool) => {
+    /** A directory with only `tool` in it: as PATH, each branch of the probe runs. */
+    function only(tool: string): string {
       const toolDir = join(bin, tool);
       rmSync(toolDir, { recursive: true, force: true });
       execFileSync('mkdir', ['-p', toolDir]);
       const real = sh(`command -v ${tool}`).trim();
       if (!real) throw new Error(`${tool} is not installed on this machine`);
       symlinkSync(real, join(toolDir, tool));
+      return toolDir;
+    }
+
+    it.each(['nc', 'curl'])('with only %s installed, an open port is ok and a closed one fails', async (tool) => {
+      const toolDir = only(tool);
       const fact = backendsFact([open, closed]);
       const { stdout } = await promisify(execFile)('/bin/sh', ['-c', fact.command], { env: { PATH: toolDir }, encoding: 'utf8' });
       expect(fact.parse(stdout)).toEqual({ [open]: true, [closed]: false });
+    });
+
+    // A backend written as a name is probed as written: the lb resolves it, as haproxy and nginx do there.
+    it.each(['nc', 'curl'])('with only %s installed, a name that resolves is probed, one that does not fails', async (tool) => {
+      const toolDir = only(tool);
+      const named = `localhost:${open.split(':')[1]}`;
+      const unresolvable = `cp1.example.invalid:${open.split(':')[1]}`;
+      const fact = backendsFact([named, unresolvable]);
+      const { stdout } = await promisify(execFile)('/bin/sh', ['-c', fact.command], { env: { PATH: toolDir }, encoding: 'utf8' });
+      expect(fact.parse(stdout)).toEqual({ [named]: true, [unresolvable]: false });
     });
   });
 });

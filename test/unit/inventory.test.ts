@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { InventoryError, UsageError } from '../../src/errors.js';
-import { loadInventory, parseInventory } from '../../src/inventory/load.js';
+import { loadInventory, parseAndResolveInventory, parseInventory } from '../../src/inventory/load.js';
+import { resolveNames, type Resolver } from '../../src/inventory/resolve.js';
 import { layoutProblems, readLayout } from '../../src/playbook/layout.js';
 import { builtinPlaybook } from '../../src/playbook/playbook.js';
 
@@ -92,6 +94,7 @@ describe('parseInventory: valid input', () => {
     expect(inv.hosts[0]).toEqual({
       name: 'lb-1',
       address: '10.10.10.98',
+      ip: '10.10.10.98',
       roles: ['lb'],
       interface: 'eth1',
       priority: 200,
@@ -298,7 +301,7 @@ const invalid: [string, Inv | string, NodeJS.ProcessEnv, string, string][] = [
   ['ssh timeout without unit', edit((i) => (i.ssh.connectTimeout = 10)), ENV, 'ssh.connectTimeout', 'a unit is required'],
   ['ssh timeout with a bad unit', edit((i) => (i.ssh.commandTimeout = '5d')), ENV, 'ssh.commandTimeout', 'unit ms, s, m or h'],
   ['identityFile ~user', edit((i) => (i.ssh.identityFile = '~bob/.ssh/id')), ENV, 'ssh.identityFile', 'not ~user'],
-  ['host address a DNS name', edit((i) => (i.hosts['server-1'].address = 'cp1.example.com')), ENV, 'hosts.server-1.address', 'DNS names are not supported'],
+  ['host address a DNS name', edit((i) => (i.hosts['server-1'].address = 'cp1.example.com')), ENV, 'hosts.server-1.address', 'is a host name and was not resolved'],
   ['host address bad octet', edit((i) => (i.hosts['server-1'].address = '10.0.0.300')), ENV, 'hosts.server-1.address', 'IPv4 address'],
   ['duplicate host address', edit((i) => (i.hosts['server-2'].address = '10.10.10.50')), ENV, 'hosts.server-2.address', 'also the address of server-1'],
   ['equal lb priorities', edit((i) => (i.hosts['lb-2'].priority = 200)), ENV, 'hosts.lb-2.priority', 'also the priority of lb-1'],
@@ -462,5 +465,171 @@ describe('loadInventory', () => {
   it('throws a UsageError for a file that does not exist', async () => {
     await expect(loadInventory('/nonexistent/inventory.yaml', ENV)).rejects.toThrow(UsageError);
     await expect(loadInventory('/nonexistent/inventory.yaml', ENV)).rejects.toThrow('cannot read inventory /nonexistent/inventory.yaml: no such file');
+  });
+});
+
+// Host names are resolved on the controller, after the rest is valid; here by a table, never by real DNS.
+describe('host addresses written as names', () => {
+  /** A resolver answering from `table`, ENOTFOUND (or the code given) otherwise; it records each question. */
+  function resolverOf(table: Record<string, string | { code: string }>): Resolver & { calls: string[] } {
+    const calls: string[] = [];
+    const resolve = async (name: string): Promise<string> => {
+      calls.push(name);
+      const answer = table[name];
+      if (typeof answer === 'string') return answer;
+      throw Object.assign(new Error(`getaddrinfo ${answer?.code ?? 'ENOTFOUND'} ${name}`), { code: answer?.code ?? 'ENOTFOUND' });
+    };
+    return Object.assign(resolve, { calls });
+  }
+
+  const DNS = {
+    'lb1.example.com': '10.10.10.98',
+    'lb2.example.com': '10.10.10.99',
+    'cp1.example.com': '10.10.10.50',
+    'cp2.example.com': '10.10.10.51',
+    'cp1-alias.example.com': '10.10.10.50',
+    'far.example.com': '10.10.20.5',
+    'vip.example.com': '10.10.10.100',
+  };
+
+  const load = (inv: Inv, resolver: Resolver = resolverOf(DNS)) => parseAndResolveInventory(stringify(inv), FILE, ENV, HOME, resolver);
+
+  async function loadProblems(inv: Inv, resolver: Resolver = resolverOf(DNS)): Promise<InventoryError> {
+    try {
+      await load(inv, resolver);
+    } catch (err) {
+      if (err instanceof InventoryError) return err;
+      throw err;
+    }
+    throw new Error('expected an InventoryError, but the inventory loaded');
+  }
+
+  it.each([
+    ['a fully qualified name', 'cp1.example.com', '10.10.10.50'],
+    ['a single label', 'cp1', '10.10.10.50'],
+    ['upper case and hyphens', 'K8S-CP-1.Example.COM', '10.10.10.50'],
+    ['a label of 63 characters', `${'a'.repeat(63)}.example.com`, '10.10.10.50'],
+    ['a label starting with a digit', '1cp.example.com', '10.10.10.50'],
+    ['a punycode label', 'xn--bcher-kva.example', '10.10.10.50'],
+  ])('accepts %s (%s) and keeps it as written, next to the IP it resolves to', async (_what, name, ip) => {
+    const inv = await load(edit((i) => (i.hosts['server-1'].address = name)), resolverOf({ [name]: ip }));
+    const host = inv.hosts.find((h) => h.name === 'server-1');
+    expect(host).toMatchObject({ address: name, ip });
+    expect(inv.hosts.find((h) => h.name === 'server-2')).toMatchObject({ address: '10.10.10.51', ip: '10.10.10.51' });
+  });
+
+  it('asks nothing about IPv4 addresses: an inventory of IPs loads without a resolver answering', async () => {
+    const resolver = resolverOf({});
+    const inv = await load(base(), resolver);
+    expect(resolver.calls).toEqual([]);
+    expect(inv.hosts.map((h) => [h.address, h.ip])).toEqual([
+      ['10.10.10.98', '10.10.10.98'], ['10.10.10.99', '10.10.10.99'], ['10.10.10.50', '10.10.10.50'], ['10.10.10.51', '10.10.10.51'],
+    ]);
+  });
+
+  it('asks once per name, and only once the rest of the inventory is valid', async () => {
+    const resolver = resolverOf(DNS);
+    await load(edit((i) => {
+      i.hosts['lb-1'].address = 'lb1.example.com';
+      i.hosts['server-1'].address = 'cp1.example.com';
+      i.hosts['server-2'].address = 'cp2.example.com';
+    }), resolver);
+    expect(resolver.calls.sort()).toEqual(['cp1.example.com', 'cp2.example.com', 'lb1.example.com']);
+
+    const notAsked = resolverOf(DNS);
+    const err = await loadProblems(edit((i) => {
+      i.hosts['server-1'].address = 'cp1.example.com';
+      i.cluster.frontendPort = 70000;
+    }), notAsked);
+    expect(err.problems.map((p) => p.path)).toEqual(['cluster.frontendPort']);
+    expect(notAsked.calls).toEqual([]);
+  });
+
+  // [what, address as written]: structural, so parseInventory refuses them before any lookup.
+  it.each([
+    ['a port', 'cp1.example.com:6443'],
+    ['an underscore', 'cp_1.example.com'],
+    ['a leading hyphen', '-cp1.example.com'],
+    ['a label ending in a hyphen', 'cp1-.example.com'],
+    ['an empty label', 'cp1..example.com'],
+    ['a trailing dot', 'cp1.example.com.'],
+    ['a label of 64 characters', `${'a'.repeat(64)}.example.com`],
+    ['more than 253 characters', `${'abcdefghi.'.repeat(25)}example`],
+    ['a space', 'cp 1'],
+    ['a shell character', 'cp1.example.com;reboot'],
+    ['a URL', 'https://cp1.example.com'],
+    ['an IPv4 address with a bad octet', '10.0.0.300'],
+    ['a shorthand IPv4 address', '10.1'],
+    ['digits only', '1234'],
+  ])('refuses %s: %s', (_what, address) => {
+    const err = problemsOf(edit((i) => (i.hosts['server-1'].address = address)));
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0]?.path).toBe('hosts.server-1.address');
+    expect(err.problems[0]?.message).toContain('must be an IPv4 address like 10.10.10.98 or a host name like cp1.example.com (letters, digits and "-" in labels separated by dots); got');
+    expect(err.message).toContain(`${FILE}: hosts.server-1.address: `);
+  });
+
+  it('reports every name that does not resolve at once, naming the file, the key, the name and the error code', async () => {
+    const err = await loadProblems(edit((i) => {
+      i.hosts['lb-2'].address = 'lb2.example.com'; // resolves
+      i.hosts['server-1'].address = 'cp9.example.com';
+      i.hosts['server-2'].address = 'cp8.example.com';
+    }), resolverOf({ ...DNS, 'cp8.example.com': { code: 'EAI_AGAIN' } }));
+    expect(err.file).toBe(FILE);
+    expect(err.problems.map((p) => p.path)).toEqual(['hosts.server-1.address', 'hosts.server-2.address']);
+    expect(err.message).toContain(`${FILE}: hosts.server-1.address: cannot resolve cp9.example.com to an IPv4 address on this machine (ENOTFOUND)`);
+    expect(err.message).toContain(`${FILE}: hosts.server-2.address: cannot resolve cp8.example.com to an IPv4 address on this machine (EAI_AGAIN)`);
+    expect(err.problems[0]?.message).toMatch(/\(line \d+\)$/);
+  });
+
+  it('refuses an answer that is not an IPv4 address', async () => {
+    const err = await loadProblems(edit((i) => (i.hosts['server-1'].address = 'cp1.example.com')), resolverOf({ 'cp1.example.com': 'fd00::1' }));
+    expect(err.problems).toEqual([{ path: 'hosts.server-1.address', message: expect.stringContaining('cannot resolve cp1.example.com to an IPv4 address on this machine (the answer "fd00::1" is not an IPv4 address)') }]);
+  });
+
+  // [what, change, path, message fragment]: the address rules, on resolved IPs.
+  it.each<[string, (i: Inv) => void, string, string]>([
+    ['two names resolving to one IP', (i) => {
+      i.hosts['server-1'].address = 'cp1.example.com';
+      i.hosts['server-2'].address = 'cp1-alias.example.com';
+    }, 'hosts.server-2.address', 'cp1-alias.example.com resolves to 10.10.10.50, also the address of server-1 (cp1.example.com); each host needs its own address'],
+    ['one name written for two hosts', (i) => {
+      i.hosts['server-1'].address = 'cp1.example.com';
+      i.hosts['server-2'].address = 'cp1.example.com';
+    }, 'hosts.server-2.address', 'cp1.example.com is also the address of server-1; each host needs its own address'],
+    ['a name resolving to another host\'s IPv4 address', (i) => (i.hosts['server-2'].address = 'cp1.example.com'), 'hosts.server-2.address', 'cp1.example.com resolves to 10.10.10.50, also the address of server-1;'],
+    ['an IPv4 address another host\'s name resolves to', (i) => {
+      i.hosts['server-1'].address = 'cp2.example.com';
+    }, 'hosts.server-2.address', '10.10.10.51 is also the address of server-1 (cp2.example.com)'],
+    ['an lb name resolving outside the VIP subnet', (i) => (i.hosts['lb-2'].address = 'far.example.com'), 'cluster.vip', '10.10.10.100/24 is not in the subnet of lb-2 (far.example.com resolves to 10.10.20.5); the VIP must be in the same 10.10.10.0/24 network'],
+    ['a host name resolving to the VIP', (i) => (i.hosts['server-1'].address = 'vip.example.com'), 'cluster.vip', '10.10.10.100 is the address of host server-1 (vip.example.com); the VIP must be an unused address'],
+  ])('refuses %s', async (_what, change, expectedPath, fragment) => {
+    const err = await loadProblems(edit(change));
+    expect(err.problems, JSON.stringify(err.problems, null, 2)).toHaveLength(1);
+    expect(err.problems[0]?.path).toBe(expectedPath);
+    expect(err.problems[0]?.message).toContain(fragment);
+  });
+
+  it('accepts lbs written as names inside the VIP subnet', async () => {
+    const inv = await load(edit((i) => {
+      i.hosts['lb-1'].address = 'lb1.example.com';
+      i.hosts['lb-2'].address = 'lb2.example.com';
+    }));
+    expect(inv.hosts.filter((h) => h.roles.includes('lb')).map((h) => h.ip)).toEqual(['10.10.10.98', '10.10.10.99']);
+  });
+
+  it('parseInventory stays pure: a name takes its IP from the resolution it is given', async () => {
+    const text = stringify(edit((i) => (i.hosts['server-1'].address = 'cp1.example.com')));
+    const inv = parseInventory(text, FILE, ENV, HOME, await resolveNames(['cp1.example.com'], resolverOf(DNS)));
+    expect(inv.hosts.find((h) => h.name === 'server-1')).toMatchObject({ address: 'cp1.example.com', ip: '10.10.10.50' });
+  });
+
+  it('loadInventory passes its resolver on', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ha-inv-'));
+    const file = path.join(dir, 'names.yaml');
+    writeFileSync(file, stringify(edit((i) => (i.hosts['server-1'].address = 'cp1.example.com'))));
+    const inv = await loadInventory(file, ENV, resolverOf(DNS));
+    expect(inv.hosts.find((h) => h.name === 'server-1')?.ip).toBe('10.10.10.50');
+    await expect(loadInventory(file, ENV, resolverOf({}))).rejects.toThrow(`${file}: hosts.server-1.address: cannot resolve cp1.example.com to an IPv4 address on this machine (ENOTFOUND)`);
   });
 });

@@ -1,10 +1,12 @@
 // The playbook + templates for haproxy-keepalived, rendered for the example inventory: what a user
 // would check in the files and commands before trusting them on a fleet (Debian and RHEL family).
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseInventory } from '../../src/inventory/load.js';
+import { resolveNames } from '../../src/inventory/resolve.js';
 import { builtinPlaybook, factNeeds, loadPlaybook, PROJECT_ROOT, resourcesFor, runningServices } from '../../src/playbook/playbook.js';
 import { diffResources } from '../../src/resources/diff.js';
 import { applySteps } from '../../src/apply/script.js';
@@ -271,5 +273,78 @@ describe('topology: nginx (the k3s recipe, with the VIP)', () => {
     expect(fileOf(resources, '/etc/keepalived/check_apiserver.sh')).toContain('https://127.0.0.1:6443/healthz');
     expect(resources.find((r) => r.kind === 'package')).toMatchObject({ names: ['nginx', 'libnginx-mod-stream', 'keepalived', 'curl'] });
     expect(runningServices(playbook, 'lb')).toEqual(['nginx', 'keepalived']);
+  });
+});
+
+// Hosts written as names (resolved by a table here, as the controller would): keepalived gets the IPs,
+// haproxy and nginx the names, which they resolve on the lb at each start or reload.
+describe('hosts written as names', () => {
+  const DNS: Record<string, string> = {
+    'lb1.example.invalid': '10.10.10.98',
+    'lb2.example.invalid': '10.10.10.99',
+    'cp1.example.invalid': '10.10.10.50',
+  };
+  const namedInventory = async (topology: 'haproxy-keepalived' | 'nginx') => {
+    const text = readFileSync(exampleFile, 'utf8')
+      .replace(/topology: haproxy-keepalived/, `topology: ${topology}`)
+      .replace(/unicast: false/, 'unicast: true')
+      .replace('address: 10.10.10.98', 'address: lb1.example.invalid')
+      .replace('address: 10.10.10.99', 'address: lb2.example.invalid')
+      .replace('address: 10.10.10.50', 'address: cp1.example.invalid');
+    const resolved = await resolveNames(Object.keys(DNS), async (name) => DNS[name] ?? '');
+    return parseInventory(text, exampleFile, { HA_KEEPALIVED_PASS: 'k33pal1v' }, undefined, resolved);
+  };
+  const renderNamed = async (topology: 'haproxy-keepalived' | 'nginx', hostName: string) => {
+    const named = await namedInventory(topology);
+    const playbook = await loadPlaybook(builtinPlaybook(topology));
+    const host = named.hosts.find((h) => h.name === hostName)!;
+    return { resources: await resourcesFor(playbook, named, host, bareHost('debian', 'apt-get')), needs: factNeeds(playbook, named, host) };
+  };
+
+  it.each([
+    ['haproxy-keepalived', 'lb-1', '10.10.10.98', ['10.10.10.99']],
+    ['haproxy-keepalived', 'lb-2', '10.10.10.99', ['10.10.10.98']],
+    ['nginx', 'lb-1', '10.10.10.98', ['10.10.10.99']],
+  ] as const)('%s: keepalived on %s has IPs as its unicast source and peers', async (topology, hostName, src, peers) => {
+    const conf = fileOf((await renderNamed(topology, hostName)).resources, '/etc/keepalived/keepalived.conf');
+    expect(conf).toContain(`unicast_src_ip ${src}\n`);
+    expect(conf.match(/unicast_peer \{([^}]*)\}/)?.[1]?.trim().split(/\s+/)).toEqual(peers);
+    expect(conf).not.toContain('example.invalid');
+  });
+
+  it('haproxy keeps the names, each starting without an address if it does not resolve; the IPs stay as they were', async () => {
+    const named = await namedInventory('haproxy-keepalived');
+    const withExtra = { ...named, cluster: { ...named.cluster, extraPorts: [9345] } };
+    const playbook = await loadPlaybook(builtinPlaybook('haproxy-keepalived'));
+    const cfg = fileOf(await resourcesFor(playbook, withExtra, withExtra.hosts[0]!, bareHost('debian', 'apt-get')), '/etc/haproxy/haproxy.cfg');
+    expect(cfg.match(/^\s+server .*$/gm)?.map((l) => l.trim())).toEqual([
+      'server server-1 cp1.example.invalid:6443 init-addr libc,none',
+      'server server-2 10.10.10.51:6443',
+      'server server-3 10.10.10.52:6443',
+      'server server-1 cp1.example.invalid:9345 init-addr libc,none',
+      'server server-2 10.10.10.51:9345',
+      'server server-3 10.10.10.52:9345',
+    ]);
+  });
+
+  it('nginx keeps the names in its upstream', async () => {
+    const conf = fileOf((await renderNamed('nginx', 'lb-1')).resources, '/etc/nginx/nginx.conf');
+    expect(conf.match(/^\s+server \S+ max_fails=3 fail_timeout=10s;$/gm)?.map((l) => l.trim().split(' ')[1])).toEqual(['cp1.example.invalid:6443', '10.10.10.51:6443', '10.10.10.52:6443']);
+  });
+
+  it('the lbs probe the backends as written', async () => {
+    expect((await renderNamed('haproxy-keepalived', 'lb-1')).needs.backends).toEqual(['cp1.example.invalid:6443', '10.10.10.51:6443', '10.10.10.52:6443']);
+  });
+
+  // The point of init-addr libc,none: a name the lb cannot resolve leaves that server down, not haproxy.
+  it.skipIf(spawnSync('haproxy', ['-v']).status !== 0)('haproxy -c accepts the config though this machine cannot resolve cp1.example.invalid', async () => {
+    const cfg = fileOf((await renderNamed('haproxy-keepalived', 'lb-1')).resources, '/etc/haproxy/haproxy.cfg');
+    const file = join(mkdtempSync(join(tmpdir(), 'ha-haproxy-')), 'haproxy.cfg');
+    writeFileSync(file, cfg);
+    const check = spawnSync('haproxy', ['-c', '-f', file], { encoding: 'utf8' });
+    expect(check.stderr).toContain("could not resolve address 'cp1.example.invalid', disabling server");
+    expect(check.status, check.stderr).toBe(0);
+    writeFileSync(file, cfg.replaceAll(' init-addr libc,none', ''));
+    expect(spawnSync('haproxy', ['-c', '-f', file], { encoding: 'utf8' }).status).not.toBe(0); // the default: haproxy would not start
   });
 });

@@ -155,7 +155,7 @@ export class SimFleet {
   private facts(sim: SimHost): string {
     const holds = this.holders().includes(sim.host.name);
     const section = (name: string, body: string) => `@@ha-provision-fact ${name}\n${body}`;
-    const lbAddress = `2: ${sim.host.interface ?? 'eth0'}    inet ${sim.host.address}/24 brd x scope global`;
+    const lbAddress = `2: ${sim.host.interface ?? 'eth0'}    inet ${sim.host.ip}/24 brd x scope global`;
     const vip = `2: ${sim.host.interface ?? 'eth0'}    inet ${this.inventory.cluster.vip.address}/24 scope global secondary`;
     const servers = this.inventory.hosts.filter((h) => hasRole(h, 'server'));
     return [
