@@ -178,7 +178,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     // After an lb changed, the holder must stay put for a while: a split pair only shows seconds later.
     const lbChanged = agents.some((a) => applied.has(a.host.name) && hasRole(a.host, 'lb'));
     const settle = { deadlineMs: options.settleMs ?? 20_000, stableMs: lbChanged ? settleWindowMs(inventory) : 0 };
-    const checks = options.verify ? await verify(inventory, runningServices(playbook, 'lb'), agents, observers, errors, settle, guarded) : [];
+    const checks = options.verify ? await verify(inventory, runningServices(playbook, 'lb', inventory), agents, observers, errors, settle, guarded) : [];
     const hostsReport = agents.map(report);
     for (const r of hostsReport) progress.done(r.host, r);
     return { hosts: hostsReport, checks, aborted: false, ...(order.length ? { order } : {}), ...(strategy.name === 'rolling' && outcome ? { rollout: outcome } : {}) };

@@ -13,7 +13,7 @@ import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor, unusedPins, 
 import { run, secretsOf, type HostReport, type RunReport } from '../agent/orchestrator.js';
 import { redactor } from '../redact.js';
 import { refuseExposedSecrets } from '../plan/leaks.js';
-import { refuseLayoutProblems } from '../playbook/layout.js';
+import { layoutWarnings, refuseLayoutProblems } from '../playbook/layout.js';
 import { factsSummary, failures, formatChecks, formatPlan, formatSummary, formatTimeline, formatWhereStopped, jsonError, jsonReport, painter, useColour } from './output.js';
 import { planDrift, readPlan, savePlan, writePlan } from '../plan/saved.js';
 import { rolloutStrategy } from './rollout.js';
@@ -85,6 +85,7 @@ async function prepare(values: Values, positionals: string[], command: string): 
   }
   const playbook = await loadPlaybook(playbookFile, typeof values.templates === 'string' ? values.templates : undefined);
   refuseLayoutProblems(playbook.layout, inventory);
+  for (const warning of layoutWarnings(inventory)) process.stderr.write(`warning: ${warning}\n`);
   await refuseExposedSecrets(playbook, inventory);
   const unused = unusedPins(playbook, inventory);
   if (unused.length > 0) {

@@ -1024,7 +1024,10 @@ function checkAddresses(ctx: Ctx, cluster: Cluster | undefined, all: readonly Dr
   const owner = hosts.find((h) => h.ip === cluster.vip.address);
   // keepalived adds the VIP to each lb's interface: a VIP outside the lb's subnet would not be reachable.
   const outside = lbs.filter((h) => (((parseIpv4(h.ip) ?? 0) & mask) >>> 0) !== network);
-  if (owner) {
+  // One lb and no keepalived (the k3s guide's single nginx): there is no VIP to move, and the endpoint is
+  // that lb's own address.
+  const ownAddress = owner !== undefined && !cluster.keepalived && lbs.length === 1 && lbs[0] === owner;
+  if (owner && !ownAddress) {
     ctx.p.add(['cluster', 'vip'], `${cluster.vip.address} is the address of host ${owner.name}${written(owner)}; the VIP must be an unused address in the lb subnet`);
   } else if (outside.length > 0) {
     const shown = (h: WithIp): string => (h.address === h.ip ? h.ip : `${h.address} resolves to ${h.ip}`);

@@ -15,7 +15,7 @@ export interface Layout {
   readonly needs: readonly Need[];
 }
 
-const NEEDS = ['keepalived', 'staticPods.keepalivedImage'] as const;
+const NEEDS = ['keepalived', 'keepalived-with-several-lbs', 'staticPods.keepalivedImage'] as const;
 type Need = (typeof NEEDS)[number];
 
 export const DEFAULT_LAYOUT: Layout = { proxy: true, needs: ['keepalived'] };
@@ -39,6 +39,10 @@ export function layoutProblems(layout: Layout, inventory: Inventory): InventoryP
   const colocated = hosts.filter((h) => h.roles.includes('lb') && h.roles.includes('server'));
   if (layout.needs.includes('keepalived') && !cluster.keepalived) {
     problems.push({ path: 'cluster.keepalived', message: `topology ${cluster.topology} runs keepalived for the VIP: it needs this section, at least { authPass: { env: NAME } }` });
+  }
+  const lbs = hosts.filter((h) => h.roles.includes('lb'));
+  if (layout.needs.includes('keepalived-with-several-lbs') && !cluster.keepalived && lbs.length > 1) {
+    problems.push({ path: 'cluster.keepalived', message: `${names(lbs)} share the VIP through keepalived: add this section, at least { authPass: { env: NAME } } (only a single lb may go without)` });
   }
   if (layout.needs.includes('staticPods.keepalivedImage') && !cluster.staticPods.keepalivedImage) {
     problems.push({
@@ -73,6 +77,13 @@ export function layoutProblems(layout: Layout, inventory: Inventory): InventoryP
     problems.push({ path: 'cluster.frontendPort', message: `topology ${cluster.topology} does not proxy: clients reach the API server on the VIP at its own port, so frontendPort must equal backendPort (${cluster.backendPort}), got ${cluster.frontendPort}` });
   }
   return problems;
+}
+
+/** What works but deserves a word before anything changes: printed above the plan. */
+export function layoutWarnings(inventory: Inventory): string[] {
+  const lbs = inventory.hosts.filter((h) => h.roles.includes('lb'));
+  if (lbs.length !== 1) return [];
+  return [`${lbs[0]!.name} is the only load balancer: a single point of failure for the API endpoint${inventory.cluster.keepalived ? '' : ` (${inventory.cluster.vip.address}, no VIP that could move)`}; add a second lb and a keepalived section for a VIP that fails over`];
 }
 
 /** Throws the layout's problems as inventory errors: the inventory is what the user changes. */

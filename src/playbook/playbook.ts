@@ -67,7 +67,8 @@ export interface Drain {
 export interface Task {
   readonly name: string;
   readonly on: 'all' | 'lb' | 'server';
-  readonly when?: { readonly family: OsFamily };
+  /** family: the host's OS family (a fact); has: the inventory has that section (a layout's optional part). */
+  readonly when?: { readonly family?: OsFamily; readonly has?: 'keepalived' };
   readonly forEach?: 'routeDevices';
   readonly body: TaskBody;
 }
@@ -114,7 +115,9 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
     const on = (raw.on ?? 'all') as Task['on'];
     if (!['all', 'lb', 'server'].includes(on)) fail(`${where}.on`, 'must be all, lb or server');
     const when = raw.when as Task['when'];
-    if (when !== undefined && !['debian', 'rhel'].includes(when?.family)) fail(`${where}.when`, 'allowed: { family: debian | rhel }');
+    const whenOk = when === undefined || (typeof when === 'object' && Object.keys(when).length > 0 && Object.keys(when).every((k) => k === 'family' || k === 'has')
+      && (when.family === undefined || ['debian', 'rhel'].includes(when.family)) && (when.has === undefined || when.has === 'keepalived'));
+    if (!whenOk) fail(`${where}.when`, 'allowed: { family: debian | rhel, has: keepalived } (either or both)');
     if (raw.forEach !== undefined && raw.forEach !== 'routeDevices') fail(`${where}.forEach`, 'allowed: routeDevices');
     const key = bodyKeys[0]!;
     const value = raw[key] as Record<string, unknown>;
@@ -237,8 +240,9 @@ function readDrain(raw: unknown, fail: (where: string, what: string) => never): 
 }
 
 /** The services the playbook keeps running on a host of that role (what verify checks are active). */
-export const runningServices = (playbook: Playbook, role: 'lb' | 'server'): string[] =>
-  playbook.tasks.flatMap((t) => (t.body.kind === 'service' && t.body.state === 'running' && (t.on === 'all' || t.on === role) ? [t.body.name] : []));
+export const runningServices = (playbook: Playbook, role: 'lb' | 'server', inventory?: Inventory): string[] =>
+  playbook.tasks.flatMap((t) =>
+    t.body.kind === 'service' && t.body.state === 'running' && (t.on === 'all' || t.on === role) && (!t.when?.has || !inventory || inventory.cluster[t.when.has] !== undefined) ? [t.body.name] : []);
 
 /** Where a playbook drains: on this host? */
 export const drainsOn = (playbook: Playbook, host: Host): Drain | undefined =>
@@ -252,7 +256,9 @@ export const unusedPins = (playbook: Playbook, inventory: Inventory): string[] =
 export const builtinPlaybook = (topology: string, mode: Mode = 'services'): string =>
   join(PROJECT_ROOT, 'playbooks', `${topology}${mode === 'services' ? '' : `.${mode}`}.yaml`);
 
-const appliesTo = (task: Task, host: Host): boolean => task.on === 'all' || hasRole(host, task.on);
+/** The task is for this host: its role, and the inventory sections the task needs (facts come later). */
+const appliesTo = (task: Task, host: Host, inventory: Inventory): boolean =>
+  (task.on === 'all' || hasRole(host, task.on)) && (task.when?.has === undefined || inventory.cluster[task.when.has] !== undefined);
 
 const handlebars = Handlebars.create();
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
@@ -275,7 +281,7 @@ const renderPath = (path: string, vars: HostVars): string => handlebars.compile(
 /** What to read from a host before planning: everything its tasks could touch, whatever the facts say. */
 export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, history = false): FactNeeds {
   const vars = hostVars(inventory, host);
-  const tasks = playbook.tasks.filter((t) => appliesTo(t, host));
+  const tasks = playbook.tasks.filter((t) => appliesTo(t, host, inventory));
   const bodies = tasks.map((t) => t.body);
   return {
     packages: bodies.flatMap((b) => (b.kind === 'packages' ? b.names : [])),
@@ -318,7 +324,7 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
   const vars = hostVars(inventory, host);
   const resources: Resource[] = [];
   for (const task of playbook.tasks) {
-    if (!appliesTo(task, host) || (task.when && task.when.family !== facts.os.family)) continue;
+    if (!appliesTo(task, host, inventory) || (task.when?.family !== undefined && task.when.family !== facts.os.family)) continue;
     const body = task.body;
     switch (body.kind) {
       case 'packages':
@@ -344,7 +350,7 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
         resources.push({ kind: 'absent-file', path: body.path, daemonReload: body.daemonReload, why: `task "${task.name}" removes it` });
         break;
       case 'file': {
-        const peers = inventory.hosts.filter((h) => h.name !== host.name && appliesTo(task, h)).map((h) => h.name);
+        const peers = inventory.hosts.filter((h) => h.name !== host.name && appliesTo(task, h, inventory)).map((h) => h.name);
         for (const v of expand(task, vars, recordedRoutes(facts))) {
           const render = await template(playbook, body.file.template);
           resources.push({

@@ -95,4 +95,23 @@ labSuite('topology: nginx, with a VIP', () => {
     const plan = await cli(['plan', haproxyInventory]);
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
   });
+
+  it('one lb and no keepalived section (the k3s recipe as written): its own address is the endpoint, and the plan warns', async () => {
+    const single = join(haproxyInventory.replace(/[^/]+$/, ''), 'nginx-single.yaml');
+    const text = readFileSync(inventory, 'utf8')
+      .replace(/\n {2}keepalived:\n(?: {4}.*\n)+/, '\n')
+      .replace(/^ {2}e2enginx-lb-2: .*\n/m, '')
+      .replace(/vip: \S+/, 'vip: 10.213.60.11/24');
+    writeFileSync(single, text);
+    const plan = await cli(['plan', single]);
+    expect(plan.stderr).toContain('warning: e2enginx-lb-1 is the only load balancer: a single point of failure for the API endpoint (10.213.60.11, no VIP that could move)');
+    const up = await cli(['up', single, '--yes']);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    expect(await httpsGet('https://10.213.60.11:6443/healthz')).toEqual({ status: 200, body: 'ok' });
+    // keepalived was part of the layout before; with no keepalived section it leaves (and verify does not ask for it).
+    expect(await onHost(NAME, lbs[0]!, leftovers('keepalived', '/etc/keepalived/keepalived.conf', 'keepalived'))).toBe('inactive disabled\n/etc/keepalived/keepalived.conf absent\nkeepalived installed\n');
+    expect(up.stdout).not.toMatch(/keepalived active/);
+    const again = await cli(['plan', single]);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+  });
 });

@@ -160,13 +160,15 @@ describe('switching topology on a converged lb', () => {
   });
 });
 
-describe('playbook data for leaving', () => {
+describe('playbook data: leaving, states, conditions', () => {
   it.each<[string, Record<string, unknown>, Resource['kind'] | RegExp]>([
     ['a file that must not exist', { name: 'old drop-in', on: 'lb', file: { path: '/etc/old.conf', state: 'absent' } }, 'absent-file'],
     ['state absent only', { file: { path: '/etc/x', state: 'gone' } }, /file\.state: allowed: absent/],
     ['no whitespace in paths (the record is one entry per line)', { file: { path: '/etc/a b', template: 't' } }, /file\.path: must be an absolute path without whitespace/],
     ['running: false is gone', { service: { name: 'x', running: false } }, /service\.running: replaced by state: running \| enabled \| stopped/],
     ['service states', { service: { name: 'x', state: 'paused' } }, /service\.state: must be running .* enabled .* or stopped/],
+    ['a task for an optional part of the layout', { when: { has: 'keepalived' }, packages: ['keepalived'] }, 'packages'],
+    ['when names what it may test', { when: { has: 'haproxy' }, packages: ['x'] }, /when: allowed: \{ family: debian \| rhel, has: keepalived \}/],
   ])('%s', async (_, task, expected) => {
     const { mkdtempSync, writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');

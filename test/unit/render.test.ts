@@ -12,6 +12,7 @@ import { diffResources } from '../../src/resources/diff.js';
 import { applySteps } from '../../src/apply/script.js';
 import { describeChange } from '../../src/plan/format.js';
 import { freshHostFacts, type HostFacts } from '../../src/facts/gather.js';
+import { layoutProblems, layoutWarnings } from '../../src/playbook/layout.js';
 import { EMPTY_RECORD, parseRouteLines } from '../../src/facts/managed.js';
 import type { Resource } from '../../src/resources/types.js';
 
@@ -255,6 +256,20 @@ describe('topology: nginx (the k3s recipe, with the VIP)', () => {
     return { playbook, resources: await resourcesFor(playbook, nginxInventory, nginxInventory.hosts.find((h) => h.name === hostName)!, bareHost('debian', 'apt-get')) };
   };
 
+  it('one lb and no keepalived section: nginx alone, on the lb\'s own address, with a warning; two lbs need keepalived', async () => {
+    const text = readFileSync(exampleFile, 'utf8').replace(/topology: haproxy-keepalived/, 'topology: nginx').replace(/\n {2}keepalived:\n(?: {4}.*\n)+/, '\n');
+    const single = parseInventory(text.replace(/^lb-2: .*\n/m, '').replace(/^ {2}lb-2: .*\n/m, '').replace(/vip: \S+/, 'vip: 10.10.10.98/24'), exampleFile, {});
+    const playbook = await loadPlaybook(builtinPlaybook('nginx'));
+    expect(layoutProblems(playbook.layout, single)).toEqual([]);
+    expect(layoutWarnings(single)).toEqual(['lb-1 is the only load balancer: a single point of failure for the API endpoint (10.10.10.98, no VIP that could move); add a second lb and a keepalived section for a VIP that fails over']);
+    const resources = await resourcesFor(playbook, single, single.hosts[0]!, bareHost('debian', 'apt-get'));
+    expect(resources.flatMap((r) => (r.kind === 'package' ? r.names : r.kind === 'service' ? [r.name] : r.kind === 'file' && r.path.includes('keepalived') ? [r.path] : []))).toEqual(['nginx', 'libnginx-mod-stream', 'curl', 'ha-provision-routes', 'nginx']);
+    expect(runningServices(playbook, 'lb', single)).toEqual(['nginx']);
+    const pair = parseInventory(text, exampleFile, {});
+    expect(layoutProblems(playbook.layout, pair)).toEqual([{ path: 'cluster.keepalived', message: 'lb-1, lb-2 share the VIP through keepalived: add this section, at least { authPass: { env: NAME } } (only a single lb may go without)' }]);
+    expect(layoutWarnings(nginxInventory)).toEqual([]);
+  });
+
   it('a stream proxy over every server, with passive health, validated by nginx -t before it replaces anything', async () => {
     const { resources } = await renderNginx('lb-1');
     const conf = fileOf(resources, '/etc/nginx/nginx.conf');
@@ -271,7 +286,7 @@ describe('topology: nginx (the k3s recipe, with the VIP)', () => {
     const { resources, playbook } = await renderNginx('lb-2');
     expect(fileOf(resources, '/etc/keepalived/keepalived.conf')).toContain('10.10.10.100/24 dev eth1');
     expect(fileOf(resources, '/etc/keepalived/check_apiserver.sh')).toContain('https://127.0.0.1:6443/healthz');
-    expect(resources.find((r) => r.kind === 'package')).toMatchObject({ names: ['nginx', 'libnginx-mod-stream', 'keepalived', 'curl'] });
+    expect(resources.filter((r) => r.kind === 'package').flatMap((r) => (r.kind === 'package' ? r.names : []))).toEqual(['nginx', 'libnginx-mod-stream', 'curl', 'keepalived']);
     expect(runningServices(playbook, 'lb')).toEqual(['nginx', 'keepalived']);
   });
 });
