@@ -43,8 +43,25 @@ export class HostAgent {
     return this.#transport?.execCount ?? 0;
   }
 
+  /** SSH connections opened to this host (attempts included): the round-trip budget is one per run. */
+  get connectionCount(): number {
+    return this.#connections;
+  }
+
+  #connections = 0;
+  #connecting?: Promise<Transport>;
+
   private async transport(): Promise<Transport> {
-    this.#transport ??= await this.connector(this.host);
+    if (this.#transport) return this.#transport;
+    // One connection however many steps ask for it at once; a failed one may be tried again later.
+    if (!this.#connecting) {
+      this.#connections += 1;
+      this.#connecting = this.connector(this.host).catch((error: unknown) => {
+        this.#connecting = undefined;
+        throw error;
+      });
+    }
+    this.#transport = await this.#connecting;
     return this.#transport;
   }
 

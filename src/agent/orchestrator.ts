@@ -26,6 +26,7 @@ export interface HostReport {
   readonly changes: readonly Change[];
   readonly error?: string;
   readonly execs: number;
+  readonly connections: number; // SSH connections opened (1 on a converged run)
   readonly notes: readonly string[]; // e.g. a run in progress, a stale lock taken over
   readonly history?: readonly string[]; // what was applied when, when the run read it (rollback)
 }
@@ -103,7 +104,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const done = applied.get(agent.host.name);
     const status: HostStatus = error ? 'failed' : done ? 'changed' : agent.changes.length > 0 ? 'pending' : 'in-sync';
     const history = agent.facts?.history.length ? { history: describeVersions(agent.facts.history) } : {};
-    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount, notes: agent.notes, ...history };
+    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount, connections: agent.connectionCount, notes: agent.notes, ...history };
   };
   const guarded = (agent: HostAgent, work: () => Promise<void>) =>
     limit(async () => {

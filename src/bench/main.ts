@@ -1,29 +1,39 @@
-// `npm run bench -- --servers N`: on a lab of 2 lbs + N servers, medians of a first run (fresh hosts),
-// a converged run, a plan, and the floor: OpenSSH itself, one connection + `true` to every host in parallel.
+// `npm run bench -- --hosts 10,30`: for each fleet size (2 lbs + the rest servers, on a lab), medians of a
+// first run on fresh hosts, a converged `up`, `plan` and `verify`, against two floors measured in the same
+// rounds: bare ssh2 (one Node process, one connection and `true` per host: what this tool could cost at
+// best) and OpenSSH (one `ssh HOST true` per host, in parallel). Rounds interleave the commands, since the
+// machine is shared and noisy. Writes JSON and a README table; exits 1 when up or plan exceeds --max-ratio
+// times the ssh2 floor.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { labDown, labUp } from '../lab/index.js';
 import { loadInventory } from '../inventory/load.js';
-import { PROJECT_ROOT } from '../playbook/playbook.js';
+import { hasRole, type Inventory } from '../inventory/types.js';
+import { builtinPlaybook, factNeeds, loadPlaybook, PROJECT_ROOT } from '../playbook/playbook.js';
+import { gatherScript } from '../facts/gather.js';
+import { SshTransport } from '../transport/ssh.js';
 
-const HELP = `Usage: npm run bench -- [--servers N] [--runs R] [--first-runs F] [--subnet CIDR]
+const HELP = `Usage: npm run bench -- [--hosts N[,N…]] [--runs R] [--first-runs F] [--subnet CIDR] [--max-ratio X] [--out FILE]
 
-Boots a lab "bench" of 2 lbs + N servers (default 3) and prints medians of: a first run of
-\`up\` on fresh hosts (F labs, default 3), a converged \`up\` (R runs, default 5), \`plan\` (R runs),
-and the OpenSSH floor (one connection + \`true\` to every host in parallel, R runs); then the ratio
-converged/floor and the CLI's peak memory. Needs root (the lab). Tears the lab down at the end.`;
+For each fleet size N (default 5: 2 lbs + N−2 servers) boots a lab "bench" and prints medians of: a first
+\`up\` on fresh hosts (F labs, default 5), and R interleaved rounds (default 5) of a converged \`up\`, \`plan\`,
+\`verify\`, the bare-ssh2 floor and the OpenSSH floor; the ratios to both floors; SSH execs per host; the CLI's
+peak RSS and RSS per host; the CPU time the facts exec takes on one lb. Writes JSON to --out (default
+bench-results.json) and prints a README table. Exit 1 when converged up or plan is above --max-ratio (default
+1.3) times the ssh2 floor. Needs root (the lab); tears the lab down at the end.`;
 
 const cli = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
+const floorScript = join(PROJECT_ROOT, 'dist', 'bench', 'floor.js');
 const rssModule = join(PROJECT_ROOT, 'dist', 'bench', 'rss.js');
 const scratch = mkdtempSync(join(tmpdir(), 'ha-bench-'));
 
-const median = (xs: number[]): number => {
+const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return s.length === 0 ? NaN : s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ ms: number; code: number; stdout: string }> {
@@ -43,72 +53,167 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promis
   });
 }
 
+interface CliRun {
+  readonly ms: number;
+  readonly report: { hosts: { execs: number; changes: unknown[] }[] };
+  readonly rssKb: number;
+}
+
 let rssRuns = 0;
-async function runCli(args: string[]): Promise<{ ms: number; code: number; report: { hosts: { execs: number; changes: unknown[] }[] }; rssKb: number }> {
+async function runCli(args: string[]): Promise<CliRun> {
   const rssFile = join(scratch, `rss-${rssRuns++}`);
   const r = await timed(process.execPath, ['--import', rssModule, cli, ...args, '--json'], { HA_PROVISION_RSS_FILE: rssFile });
-  return { ms: r.ms, code: r.code, report: JSON.parse(r.stdout), rssKb: Number(readFileSync(rssFile, 'utf8')) };
+  return { ms: r.ms, report: JSON.parse(r.stdout), rssKb: Number(readFileSync(rssFile, 'utf8')) };
+}
+
+/** OpenSSH: one `ssh HOST true` per host, all at once. */
+async function opensshFloor(inventory: Inventory): Promise<number> {
+  const start = process.hrtime.bigint();
+  await Promise.all(inventory.hosts.map((h) =>
+    timed('ssh', ['-i', h.ssh.identityFile ?? '', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${h.ssh.knownHostsFile}`, '-o', 'ControlMaster=no', `${h.ssh.user}@${h.address}`, 'true']),
+  ));
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** The lab's hosts as the ssh2 floor reads them. */
+function floorSpec(inventory: Inventory): string {
+  const file = join(scratch, 'floor.json');
+  const key = inventory.hosts[0]!.ssh.identityFile ?? '';
+  writeFileSync(file, JSON.stringify({ privateKey: key, hosts: inventory.hosts.map((h) => ({ host: h.ip, port: h.ssh.port, username: h.ssh.user })) }));
+  return file;
+}
+
+/** CPU seconds (user + system, the shell and what it forks) of one facts exec on one lb, from sh's `times`. */
+async function factsCpuSeconds(inventory: Inventory): Promise<number> {
+  const playbook = await loadPlaybook(builtinPlaybook(inventory.cluster.topology, inventory.cluster.mode));
+  const lb = inventory.hosts.find((h) => hasRole(h, 'lb'))!;
+  const transport = await SshTransport.open(lb);
+  try {
+    const r = await transport.exec(`${gatherScript(factNeeds(playbook, inventory, lb))}times\n`);
+    const tail = r.stdout.trim().split('\n').slice(-2).join(' ');
+    const seconds = [...tail.matchAll(/(\d+)m([\d.]+)s/g)].map(([, m = '0', s = '0']) => Number(m) * 60 + Number(s));
+    return seconds.reduce((a, b) => a + b, 0);
+  } finally {
+    transport.close();
+  }
+}
+
+interface FleetResult {
+  readonly hosts: number;
+  readonly firstRun: number;
+  readonly up: number;
+  readonly plan: number;
+  readonly verify: number;
+  readonly ssh2Floor: number;
+  readonly opensshFloor: number;
+  readonly ratios: { readonly up: number; readonly plan: number; readonly verify: number; readonly upToOpenssh: number };
+  readonly execsPerHost: { readonly up: number; readonly verify: number };
+  readonly peakRssMiB: number;
+  readonly rssPerHostKiB: number;
+  readonly factsCpuSeconds: number;
+  readonly runs: number;
+  readonly firstRuns: number;
+}
+
+async function benchFleet(total: number, runs: number, firstRuns: number, subnet: string, log: (line: string) => void): Promise<FleetResult> {
+  const lab = { name: 'bench', lbs: 2, servers: total - 2, subnet, inventoryFile: join(scratch, `bench-${total}.yaml`) };
+  const first: number[] = [];
+  const series = { up: [] as number[], plan: [] as number[], verify: [] as number[], ssh2: [] as number[], openssh: [] as number[] };
+  let peakRss = 0;
+  let execs = { up: 0, verify: 0 };
+  let factsCpu = NaN;
+  try {
+    for (let i = 0; i < firstRuns; i += 1) {
+      await labDown(lab.name).catch(() => undefined);
+      await labUp(lab);
+      const r = await runCli(['up', lab.inventoryFile, '--yes']);
+      first.push(r.ms);
+      peakRss = Math.max(peakRss, r.rssKb);
+      log(`${total} hosts: first run ${i + 1}/${firstRuns}: ${(r.ms / 1000).toFixed(2)} s`);
+    }
+    const inventory = await loadInventory(lab.inventoryFile);
+    const spec = floorSpec(inventory);
+    for (let i = 0; i < runs; i += 1) {
+      const up = await runCli(['up', lab.inventoryFile, '--yes']);
+      const changes = up.report.hosts.reduce((n, h) => n + h.changes.length, 0);
+      if (changes !== 0) throw new Error(`converged run was not converged: ${changes} changes`);
+      const plan = await runCli(['plan', lab.inventoryFile]);
+      const verify = await runCli(['verify', lab.inventoryFile]);
+      const ssh2 = await timed(process.execPath, [floorScript, spec]);
+      const openssh = await opensshFloor(inventory);
+      series.up.push(up.ms);
+      series.plan.push(plan.ms);
+      series.verify.push(verify.ms);
+      series.ssh2.push(ssh2.ms);
+      series.openssh.push(openssh);
+      peakRss = Math.max(peakRss, up.rssKb, plan.rssKb, verify.rssKb);
+      const perHost = (r: CliRun): number => Math.max(...r.report.hosts.map((h) => h.execs));
+      execs = { up: Math.max(execs.up, perHost(up)), verify: Math.max(execs.verify, perHost(verify)) };
+      log(`${total} hosts: round ${i + 1}/${runs}: up ${(up.ms / 1000).toFixed(2)} s, plan ${(plan.ms / 1000).toFixed(2)} s, verify ${(verify.ms / 1000).toFixed(2)} s, ssh2 floor ${(ssh2.ms / 1000).toFixed(2)} s, OpenSSH floor ${(openssh / 1000).toFixed(2)} s`);
+    }
+    factsCpu = await factsCpuSeconds(inventory);
+  } finally {
+    await labDown(lab.name).catch(() => undefined);
+  }
+  const m = Object.fromEntries(Object.entries(series).map(([k, v]) => [k, median(v)])) as Record<keyof typeof series, number>;
+  const ratio = (x: number, floor: number): number => Number((x / floor).toFixed(2));
+  return {
+    hosts: total,
+    firstRun: median(first),
+    up: m.up,
+    plan: m.plan,
+    verify: m.verify,
+    ssh2Floor: m.ssh2,
+    opensshFloor: m.openssh,
+    ratios: { up: ratio(m.up, m.ssh2), plan: ratio(m.plan, m.ssh2), verify: ratio(m.verify, m.ssh2), upToOpenssh: ratio(m.up, m.openssh) },
+    execsPerHost: execs,
+    peakRssMiB: Number((peakRss / 1024).toFixed(1)),
+    rssPerHostKiB: Math.round(peakRss / total),
+    factsCpuSeconds: factsCpu,
+    runs,
+    firstRuns,
+  };
+}
+
+function readmeTable(results: readonly FleetResult[], date: string): string {
+  const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+  return [
+    `Measured ${date} on ${cpus().length} cores (\`npm run bench -- --hosts ${results.map((r) => r.hosts).join(',')}\`; medians, ratios to the bare-ssh2 floor):`,
+    '',
+    '| hosts | first run | converged up | plan | verify | ssh2 floor | OpenSSH floor | up / ssh2 | plan / ssh2 | execs per host (up, verify) | peak RSS | facts exec CPU (one lb) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...results.map((r) =>
+      `| ${r.hosts} | ${s(r.firstRun)} | ${s(r.up)} | ${s(r.plan)} | ${s(r.verify)} | ${s(r.ssh2Floor)} | ${s(r.opensshFloor)} | ${r.ratios.up} | ${r.ratios.plan} | ${r.execsPerHost.up}, ${r.execsPerHost.verify} | ${r.peakRssMiB} MiB | ${r.factsCpuSeconds.toFixed(2)} s |`),
+    '',
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { servers: { type: 'string' }, runs: { type: 'string' }, 'first-runs': { type: 'string' }, subnet: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      hosts: { type: 'string' }, runs: { type: 'string' }, 'first-runs': { type: 'string' }, subnet: { type: 'string' },
+      'max-ratio': { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' },
+    },
   });
   if (values.help) return void process.stdout.write(`${HELP}\n`);
-  const servers = Number(values.servers ?? 3);
+  const sizes = (values.hosts ?? '5').split(',').map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 3)) throw new Error(`--hosts: fleet sizes of at least 3 (2 lbs + servers), got ${values.hosts}`);
   const runs = Number(values.runs ?? 5);
-  const firstRuns = Number(values['first-runs'] ?? 3);
+  const firstRuns = Number(values['first-runs'] ?? 5);
+  const maxRatio = Number(values['max-ratio'] ?? 1.3);
   const subnet = values.subnet ?? '10.213.60.0/24';
-  const lab = { name: 'bench', lbs: 2, servers, subnet, inventoryFile: join(scratch, 'bench.yaml') };
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
-  const first: number[] = [];
-  const converged: number[] = [];
-  const plans: number[] = [];
-  const floor: number[] = [];
-  let peakRss = 0;
-  try {
-    for (let i = 0; i < firstRuns; i += 1) {
-      await labDown(lab.name).catch(() => undefined);
-      const { inventoryFile } = await labUp(lab);
-      const r = await runCli(['up', inventoryFile, '--yes']);
-      first.push(r.ms);
-      peakRss = Math.max(peakRss, r.rssKb);
-      log(`first run ${i + 1}/${firstRuns}: ${(r.ms / 1000).toFixed(2)} s`);
-    }
-    const inventory = await loadInventory(lab.inventoryFile);
-    for (let i = 0; i < runs; i += 1) {
-      const up = await runCli(['up', lab.inventoryFile, '--yes']);
-      const execs = up.report.hosts.map((h) => h.execs);
-      const changes = up.report.hosts.reduce((n, h) => n + h.changes.length, 0);
-      if (changes !== 0 || execs.some((e) => e !== 1)) throw new Error(`converged run was not converged: ${changes} changes, execs ${execs.join(',')}`);
-      converged.push(up.ms);
-      const plan = await runCli(['plan', lab.inventoryFile]);
-      plans.push(plan.ms);
-      peakRss = Math.max(peakRss, up.rssKb, plan.rssKb);
-      const ssh = inventory.hosts.map((h) =>
-        timed('ssh', ['-i', h.ssh.identityFile ?? '', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${h.ssh.knownHostsFile}`, '-o', 'ControlMaster=no', `${h.ssh.user}@${h.address}`, 'true']),
-      );
-      const start = process.hrtime.bigint();
-      await Promise.all(ssh);
-      floor.push(Number(process.hrtime.bigint() - start) / 1e6);
-      log(`round ${i + 1}/${runs}: converged ${(up.ms / 1000).toFixed(2)} s, plan ${(plan.ms / 1000).toFixed(2)} s, floor ${(floor.at(-1)! / 1000).toFixed(2)} s`);
-    }
-  } finally {
-    await labDown(lab.name).catch(() => undefined);
+  const results: FleetResult[] = [];
+  for (const size of sizes) results.push(await benchFleet(size, runs, firstRuns, subnet, log));
+  const date = new Date().toISOString().slice(0, 10);
+  const out = values.out ?? 'bench-results.json';
+  writeFileSync(out, `${JSON.stringify({ date, cores: cpus().length, node: process.version, maxRatio, results }, null, 2)}\n`);
+  process.stdout.write(readmeTable(results, date));
+  const over = results.filter((r) => r.ratios.up > maxRatio || r.ratios.plan > maxRatio);
+  if (over.length > 0) {
+    process.stderr.write(`bench: above ${maxRatio}× the ssh2 floor at ${over.map((r) => `${r.hosts} hosts (up ${r.ratios.up}, plan ${r.ratios.plan})`).join(', ')}\n`);
+    process.exitCode = 1;
   }
-  const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
-  process.stdout.write(
-    [
-      `hosts: ${2 + servers} (2 lbs + ${servers} servers); medians`,
-      `  first run (fresh hosts, ${firstRuns} labs): ${s(median(first))}`,
-      `  converged up (${runs} runs):              ${s(median(converged))}`,
-      `  plan (${runs} runs):                      ${s(median(plans))}`,
-      `  OpenSSH floor (${runs} runs):             ${s(median(floor))}`,
-      `  converged / floor:                     ${(median(converged) / median(floor)).toFixed(2)}`,
-      `  CLI peak RSS:                          ${(peakRss / 1024).toFixed(0)} MiB`,
-      '',
-    ].join('\n'),
-  );
 }
 
 main().catch((error: Error) => {

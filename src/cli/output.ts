@@ -65,6 +65,7 @@ export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | '
         host: h.host,
         status: h.status,
         execs: h.execs,
+        connections: h.connections,
         ...(h.error ? { error: h.error } : {}),
         notes: h.notes.map(redact),
         ...(h.history ? { history: h.history.map(redact) } : {}),

@@ -66,12 +66,13 @@ labSuite('up and plan against real hosts', () => {
     expect(await httpsGet(`https://${VIP}:6443/healthz`)).toEqual({ status: 200, body: 'ok' });
   });
 
-  it('a second up changes nothing, restarts nothing and costs one exec per host; plan exits 0', async () => {
+  // The round-trip budget: a converged run, verify included, is one SSH connection and one exec per host.
+  it('a second up changes nothing, restarts nothing and costs one connection and one exec per host, verify included; plan exits 0', async () => {
     const before = await Promise.all(lbs.flatMap((n) => [serviceIdentity(n, 'haproxy'), serviceIdentity(n, 'keepalived')]));
     const r = await cli(['up', three, '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as { hosts: { host: string; changes: unknown[]; execs: number }[]; checks: { ok: boolean }[] };
-    expect(report.hosts.map((h) => [h.host, h.changes.length, h.execs])).toEqual(hosts.filter((h) => !h.endsWith('-4')).map((h) => [h, 0, 1]));
+    const report = JSON.parse(r.stdout) as { hosts: { host: string; changes: unknown[]; execs: number; connections: number }[]; checks: { ok: boolean }[] };
+    expect(report.hosts.map((h) => [h.host, h.changes.length, h.connections, h.execs])).toEqual(hosts.filter((h) => !h.endsWith('-4')).map((h) => [h, 0, 1, 1]));
     expect(report.checks.length).toBeGreaterThan(0);
     expect(report.checks.every((c) => c.ok)).toBe(true);
     expect(await Promise.all(lbs.flatMap((n) => [serviceIdentity(n, 'haproxy'), serviceIdentity(n, 'keepalived')]))).toEqual(before);
