@@ -188,32 +188,52 @@ export const addressesFact: Fact<AddressFact[]> = {
 
 /**
  * Content, owner and mode of each path, and of whichever files match each glob (its `*` is the only
- * unquoted part); content travels base64 so any byte survives.
+ * unquoted part). Three processes however many files: one `stat` for all (owner, group, mode, size), one
+ * `cat | base64` for all contents, cut apart by the sizes (content travels base64 so any byte survives).
  */
 export function filesFact(paths: readonly string[], globs: readonly string[] = []): Fact<Record<string, FileFact | undefined>> {
   const glob = (g: string): string => g.split('*').map((part) => (part ? quote(part) : '')).join('*');
+  if (paths.length === 0 && globs.length === 0) return { name: 'files', command: '', parse: () => ({}) };
   return {
     name: 'files',
     command: [
-      ...paths.map((p) => `echo ${quote(`@file ${p}`)}; if [ -f ${quote(p)} ]; then stat -L -c '%U %G %a' ${quote(p)}; base64 < ${quote(p)}; fi`),
-      ...globs.map((g) => `for f in ${glob(g)}; do [ -f "$f" ] || continue; echo "@file $f"; stat -L -c '%U %G %a' "$f"; base64 < "$f"; done`),
+      // A function, so that `set --` collects the files in its own positional parameters.
+      'hp_files() {',
+      '  set --',
+      ...(paths.length > 0 ? [`  for f in ${paths.map(quote).join(' ')}; do if [ -f "$f" ]; then set -- "$@" "$f"; else printf '@missing %s\\n' "$f"; fi; done`] : []),
+      ...(globs.length > 0 ? [`  for f in ${globs.map(glob).join(' ')}; do [ -f "$f" ] && set -- "$@" "$f"; done`] : []),
+      `  ${READ_FILES}`,
+      '}',
+      'hp_files',
     ].join('\n'),
-    parse(stdout) {
-      const files: Record<string, FileFact | undefined> = {};
-      for (const block of stdout.split(/^@file /m).slice(1)) {
-        const [path = '', meta, ...body] = block.split('\n');
-        if (!meta) {
-          files[path] = undefined;
-          continue;
-        }
-        const [owner = '', group = '', mode = ''] = meta.split(' ');
-        const bytes = Buffer.from(body.join(''), 'base64');
-        // The hash of the bytes on disk: the apply compares it with `sha256sum` before changing the file.
-        files[path] = { content: bytes.toString('utf8'), sha256: sha256(bytes), owner, group, mode };
-      }
-      return files;
-    },
+    parse: parseFiles,
   };
+}
+
+/**
+ * Shell, in a function whose positional parameters are the existing files to read: their owner, group,
+ * mode and size from one `stat`, then every content from one `cat | base64` (parseFiles cuts it apart).
+ */
+export const READ_FILES = `[ $# -gt 0 ] || return 0; stat -L --printf '@file %n\\n%U %G %a %s\\n' "$@" && echo @content && cat "$@" | base64`;
+
+/** Reads what READ_FILES printed, and `@missing PATH` lines: path → file, or undefined when missing. */
+export function parseFiles(stdout: string): Record<string, FileFact | undefined> {
+  const files: Record<string, FileFact | undefined> = {};
+  for (const m of stdout.matchAll(/^@missing (.*)$/gm)) files[m[1]!] = undefined;
+  const at = stdout.indexOf('\n@content\n');
+  const metas = [...(at < 0 ? '' : stdout.slice(0, at)).matchAll(/^@file (.*)\n(\S+) (\S+) (\S+) (\d+)$/gm)];
+  const bytes = at < 0 ? Buffer.alloc(0) : Buffer.from(stdout.slice(at + '\n@content\n'.length).replace(/\s+/g, ''), 'base64');
+  // A file that grew or shrank between stat and cat would shift every later file: refuse to guess.
+  const total = metas.reduce((n, m) => n + Number(m[5]), 0);
+  if (total !== bytes.length) throw new Error(`files changed while they were read (${bytes.length} bytes for ${total} expected): read again`);
+  let offset = 0;
+  for (const [, path = '', owner = '', group = '', mode = '', size = '0'] of metas) {
+    const content = bytes.subarray(offset, offset + Number(size));
+    offset += Number(size);
+    // The hash of the bytes on disk: the apply compares it with `sha256sum` before changing the file.
+    files[path] = { content: content.toString('utf8'), sha256: sha256(content), owner, group, mode };
+  }
+  return files;
 }
 
 export function sha256(content: string | Buffer): string {
@@ -234,37 +254,43 @@ export function journalFaultsCommand(name: string, patterns: readonly string[], 
 }
 
 /**
- * State of each unit. For a unit with fault patterns, also the matching lines of its journal since
- * systemd last started or reloaded it ("Starting|Reloading NAME.service", systemd 252 and later): what
- * the daemon said about the config it runs now, e.g. keepalived disabling a track script it finds unsafe.
+ * State of each unit, from ONE `systemctl show` (it prints a block per unit, in the order asked, blank
+ * lines between). For a unit with fault patterns, also the matching lines of its journal since systemd
+ * last started or reloaded it ("Starting|Reloading NAME.service", systemd 252 and later): what the daemon
+ * said about the config it runs now, e.g. keepalived disabling a track script it finds unsafe.
  */
 export function servicesFact(names: readonly string[], faults: Readonly<Record<string, readonly string[]>> = {}): Fact<Record<string, ServiceFact>> {
-  const journal = (name: string, patterns: readonly string[]): string => journalFaultsCommand(name, patterns, 'Fault=');
+  if (names.length === 0) return { name: 'services', command: '', parse: () => ({}) };
+  const withFaults = names.filter((n) => (faults[n] ?? []).length > 0);
   return {
     name: 'services',
-    command: names
-      .map((n) => {
-        const patterns = faults[n] ?? [];
-        const show = `${command('systemctl', 'show', '-p', 'ActiveState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic', `${n}.service`)} 2>/dev/null`;
-        return `echo ${quote(`@service ${n}`)}; ${show}${patterns.length > 0 ? `; ${journal(n, patterns)}` : ''}`;
-      })
-      .join('\n'),
+    command: [
+      `${command('systemctl', 'show', '-p', SERVICE_PROPERTIES, ...names.map((n) => `${n}.service`))} 2>/dev/null`,
+      ...withFaults.map((n) => `echo ${quote(`@faults ${n}`)}; ${journalFaultsCommand(n, faults[n] ?? [])}`),
+    ].join('\n'),
     parse(stdout) {
-      const services: Record<string, ServiceFact> = {};
-      for (const block of stdout.split(/^@service /m).slice(1)) {
-        const [name = '', ...rest] = block.split('\n');
-        const kv = parseKeyValues(rest.filter((l) => !l.startsWith('Fault=')).join('\n'));
-        services[name] = {
-          active: kv.ActiveState ?? 'unknown',
-          enabled: kv.UnitFileState ?? '',
-          mainPid: Number(kv.MainPID ?? 0),
-          startedAt: kv.ExecMainStartTimestampMonotonic ?? '0',
-          ...(faults[name]?.length ? { faults: rest.filter((l) => l.startsWith('Fault=')).map((l) => l.slice('Fault='.length).trim()) } : {}),
-        };
+      const [shown = '', ...faultBlocks] = stdout.split(/^@faults /m);
+      const services = parseServiceBlocks(names, shown);
+      for (const name of names.filter((n) => faults[n]?.length)) {
+        const logged = faultBlocks.find((b) => b.startsWith(`${name}\n`));
+        services[name] = { ...services[name]!, faults: lines(logged?.slice(name.length + 1) ?? '').map((l) => l.trim()) };
       }
       return services;
     },
   };
+}
+
+/** The properties needed of each unit, for `systemctl show -p`. */
+export const SERVICE_PROPERTIES = 'ActiveState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic';
+
+/** `systemctl show`'s blocks (blank lines between), one per unit in `names`' order; none without systemd. */
+export function parseServiceBlocks(names: readonly string[], shown: string): Record<string, ServiceFact> {
+  const blocks = shown.split(/\n\s*\n/);
+  return Object.fromEntries(names.map((name, i) => {
+    const kv = parseKeyValues(blocks[i] ?? '');
+    const fact: ServiceFact = { active: kv.ActiveState ?? 'unknown', enabled: kv.UnitFileState ?? '', mainPid: Number(kv.MainPID ?? 0), startedAt: kv.ExecMainStartTimestampMonotonic ?? '0' };
+    return [name, fact];
+  }));
 }
 
 /**

@@ -4,7 +4,7 @@
 // disables those services. Packages stay installed: removing one could take a dependency with it, and
 // a stopped, disabled service does no harm. The record is read in the same exec as every other fact.
 import { quote } from '../transport/quote.js';
-import { filesFact, lines, servicesFact, type Fact, type FileFact, type ServiceFact } from './facts.js';
+import { lines, parseFiles, parseServiceBlocks, READ_FILES, SERVICE_PROPERTIES, type Fact, type FileFact, type ServiceFact } from './facts.js';
 
 export const MANAGED_RECORD = '/etc/ha-provision/managed';
 
@@ -61,29 +61,33 @@ const SERVICES_MARK = '@@managed-services';
 
 /**
  * The record, and the state of each entry the rest of the facts do not read already (`known`): on a
- * converged host, none. Builtins and one stat/base64 or systemctl per such entry.
+ * converged host, none. Builtins, plus one stat, cat and systemctl for all such entries together.
  */
 export function managedFact(known: { readonly files: readonly string[]; readonly services: readonly string[] }): Fact<ManagedFact> {
   const skip = (names: readonly string[]): string => (names.length > 0 ? `case "$name" in ${names.map(quote).join('|')}) continue ;; esac; ` : '');
   const r = quote(MANAGED_RECORD);
+  const entries = (kind: string, then: string): string => `while read -r kind name flag; do [ "$kind" = ${kind} ] || continue; ${then}; done < ${r}`;
   return {
     name: 'managed',
     command: [
       `if [ -f ${r} ]; then`,
       `  cat ${r}`,
-      `  while read -r kind name flag; do [ "$kind" = file ] || continue; ${skip(known.files)}echo "@file $name"; if [ -f "$name" ]; then stat -L -c '%U %G %a' "$name"; base64 < "$name"; fi; done < ${r}`,
+      `  hp_managed_files() { set --; ${entries('file', `${skip(known.files)}if [ -f "$name" ]; then set -- "$@" "$name"; else printf '@missing %s\\n' "$name"; fi`)}; ${READ_FILES}; }`,
+      '  hp_managed_files',
       `  echo ${SERVICES_MARK}`,
-      `  while read -r kind name flag; do [ "$kind" = service ] || continue; ${skip(known.services)}echo "@service $name"; systemctl show -p ActiveState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic "$name.service"; done < ${r}`,
+      `  hp_managed_services() { set --; ${entries('service', `${skip(known.services)}set -- "$@" "$name"`)}; [ $# -gt 0 ] || return 0; echo "$*"; for n do set -- "$@" "$n.service"; shift; done; systemctl show -p ${SERVICE_PROPERTIES} "$@"; }`,
+      '  hp_managed_services',
       'fi',
     ].join('\n'),
     parse(stdout) {
       const [head = '', services = ''] = stdout.split(`${SERVICES_MARK}\n`);
-      const fileAt = head.search(/^@file /m);
-      const recordText = fileAt < 0 ? head : head.slice(0, fileAt);
+      const filesAt = head.search(/^@(file|missing) /m);
+      const recordText = filesAt < 0 ? head : head.slice(0, filesAt);
+      const [names = '', ...shown] = services.split('\n');
       return {
         record: parseManagedRecord(recordText),
-        files: fileAt < 0 ? {} : filesFact([]).parse(head.slice(fileAt)),
-        services: servicesFact([]).parse(services),
+        files: filesAt < 0 ? {} : parseFiles(head.slice(filesAt)),
+        services: parseServiceBlocks(lines(names).length ? names.trim().split(/\s+/) : [], shown.join('\n')),
       };
     },
   };

@@ -1,9 +1,15 @@
 // A plan as a human reads it: per host, each change on one line, files as unified diffs. Secrets are
 // masked before diffing: an unchanged password shows no line, a changed one a masked line marked (changed).
-import { createTwoFilesPatch } from 'diff';
+import { createRequire } from 'node:module';
 import type { FileFact } from '../facts/facts.js';
 import type { Change } from '../resources/types.js';
 import { capturedSecrets, maskPatterns, MASK, type Redactor } from '../redact.js';
+
+/** A unified diff with 3 lines of context. `diff` is loaded on the first one, not at start-up: a converged run shows none. */
+function twoFilesPatch(oldName: string, newName: string, before: string, after: string): string {
+  const { createTwoFilesPatch } = createRequire(import.meta.url)('diff') as typeof import('diff');
+  return createTwoFilesPatch(oldName, newName, before, after, '', '', { context: 3 });
+}
 
 export function fileDiff(change: Extract<Change, { kind: 'file' }>, redact: Redactor): string {
   // A changed secret must still show as a changed line, without showing either value.
@@ -12,14 +18,11 @@ export function fileDiff(change: Extract<Change, { kind: 'file' }>, redact: Reda
     capturedSecrets(change.before.content, change.secrets).join('\n') !== capturedSecrets(change.content, change.secrets).join('\n');
   const mask = (text: string, label = MASK): string => maskPatterns(text, change.secrets, label);
   const before = change.before ? mask(change.before.content) : '';
-  const patch = createTwoFilesPatch(
+  const patch = twoFilesPatch(
     change.before ? `a${change.path}` : '/dev/null',
     `b${change.path}`,
     before,
     mask(change.content, secretChanged ? `${MASK} (changed)` : MASK),
-    '',
-    '',
-    { context: 3 },
   );
   // Drop the "===" banner jsdiff prints; keep ---/+++ and hunks like `diff -u`. The fallback mask runs
   // over the whole patch, headers included, so a path and the line below it can never disagree.

@@ -276,7 +276,13 @@ async function template(playbook: Playbook, name: string): Promise<HandlebarsTem
 }
 
 
-const renderPath = (path: string, vars: HostVars): string => handlebars.compile(path, { noEscape: true, strict: true })(vars);
+const compiledPaths = new Map<string, HandlebarsTemplateDelegate>();
+/** A path with {{…}} (forEach), compiled once per run. */
+function renderPath(path: string, vars: HostVars): string {
+  let fn = compiledPaths.get(path);
+  if (!fn) compiledPaths.set(path, (fn = handlebars.compile(path, { noEscape: true, strict: true })));
+  return fn(vars);
+}
 
 /** What to read from a host before planning: everything its tasks could touch, whatever the facts say. */
 export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, history = false): FactNeeds {

@@ -273,19 +273,25 @@ describe('addresses', () => {
 
 describe('files', () => {
   const HAPROXY_CFG = 'global\n    log /dev/log local0\n    maxconn 4000\n\nfrontend kube-apiserver\n    bind 10.10.10.100:6443\n    mode tcp\n    default_backend kube-apiserver\n';
-  // Captured from the fact's own command (paths renamed), `sha256sum` alongside.
+  // The fact's own command's output (paths renamed): one stat for all (size last), then one base64 of all
+  // contents, cut apart by size; `sha256sum` alongside.
   const OUTPUT = [
+    '@missing /etc/keepalived/keepalived.conf',
     '@file /etc/haproxy/haproxy.cfg',
-    'root nogroup 640',
+    'root nogroup 640 148',
+    '@file /etc/ha-provision/empty.conf',
+    'root root 644 0',
+    '@content',
     'Z2xvYmFsCiAgICBsb2cgL2Rldi9sb2cgbG9jYWwwCiAgICBtYXhjb25uIDQwMDAKCmZyb250ZW5k',
     'IGt1YmUtYXBpc2VydmVyCiAgICBiaW5kIDEwLjEwLjEwLjEwMDo2NDQzCiAgICBtb2RlIHRjcAog',
     'ICAgZGVmYXVsdF9iYWNrZW5kIGt1YmUtYXBpc2VydmVyCg==',
-    '@file /etc/keepalived/keepalived.conf',
-    '@file /etc/ha-provision/empty.conf',
-    'root root 644',
     '',
   ].join('\n');
   const parsed = filesFact(['/etc/haproxy/haproxy.cfg', '/etc/keepalived/keepalived.conf', '/etc/ha-provision/empty.conf']).parse(OUTPUT);
+
+  it('a file whose size changed between stat and cat is not guessed at', () => {
+    expect(() => filesFact(['/a']).parse('@file /a\nroot root 644 10\n@content\nYWJj\n')).toThrow(/files changed while they were read/);
+  });
 
   it.each([
     [
@@ -307,25 +313,24 @@ describe('files', () => {
 
 describe('services', () => {
   const fact = servicesFact(['haproxy', 'keepalived', 'ha-provision-routes', 'nginx']);
-  // `systemctl show -p ActiveState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic X.service`
-  // (systemd prints the properties in its own order, not the order asked).
+  // `systemctl show -p ActiveState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic A.service B.service …`:
+  // a block per unit in the order asked, blank lines between (systemd orders the properties its own way).
   const OUTPUT = [
-    '@service haproxy',
     'MainPID=1187',
     'ExecMainStartTimestampMonotonic=9204183',
     'ActiveState=active',
     'UnitFileState=enabled',
-    '@service keepalived',
+    '',
     'MainPID=0',
     'ExecMainStartTimestampMonotonic=9211050',
     'ActiveState=failed',
     'UnitFileState=enabled',
-    '@service ha-provision-routes',
+    '',
     'MainPID=0',
     'ExecMainStartTimestampMonotonic=6612877',
     'ActiveState=inactive',
     'UnitFileState=enabled',
-    '@service nginx',
+    '',
     'MainPID=0',
     'ExecMainStartTimestampMonotonic=0',
     'ActiveState=inactive',
@@ -339,7 +344,7 @@ describe('services', () => {
     ['an enabled oneshot that has run', OUTPUT, 'ha-provision-routes', { active: 'inactive', enabled: 'enabled', mainPid: 0, startedAt: '6612877' }],
     ['a unit that does not exist', OUTPUT, 'nginx', { active: 'inactive', enabled: '', mainPid: 0, startedAt: '0' }],
     // without systemd the command prints nothing after the marker
-    ['no systemd', '@service haproxy\n', 'haproxy', { active: 'unknown', enabled: '', mainPid: 0, startedAt: '0' }],
+    ['no systemd', '', 'haproxy', { active: 'unknown', enabled: '', mainPid: 0, startedAt: '0' }],
   ])('%s', (_name, stdout, name, expected) => {
     expect(fact.parse(stdout)[name]).toEqual(expected);
   });

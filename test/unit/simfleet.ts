@@ -8,7 +8,7 @@ import { DONE_MARK, FAIL_MARK, STEP_MARK } from '../../src/apply/script.js';
 import { HostError } from '../../src/errors.js';
 import { freshHostFacts } from '../../src/facts/gather.js';
 import { hasRole, type Host, type Inventory } from '../../src/inventory/types.js';
-import { resourcesFor, type Playbook } from '../../src/playbook/playbook.js';
+import { factNeeds, resourcesFor, type Playbook } from '../../src/playbook/playbook.js';
 import { stagedPath } from '../../src/staging.js';
 import type { ExecResult, Transport } from '../../src/transport/transport.js';
 
@@ -166,8 +166,9 @@ export class SimFleet {
       section('sysctls', Object.entries(sim.sysctls).map(([k, v]) => `${k}\t${v}`).join('\n')),
       section('routes', sim.routes.join('\n')),
       section('addresses', [lbAddress, ...(holds ? [vip] : [])].join('\n')),
-      section('files', [...sim.files].map(([p, f]) => `@file ${p}\n${f.owner} ${f.group} ${parseInt(f.mode, 8).toString(8)}\n${Buffer.from(f.content).toString('base64')}`).join('\n')),
-      section('services', [...sim.services].map(([n, s]) => `@service ${n}\nActiveState=${s}\nUnitFileState=enabled`).join('\n')),
+      // As the facts' one stat and one `cat | base64` print them, and systemctl show's blocks in the order asked.
+      section('files', [...[...sim.files].map(([p, f]) => `@file ${p}\n${f.owner} ${f.group} ${parseInt(f.mode, 8).toString(8)} ${Buffer.byteLength(f.content)}`), '@content', Buffer.from([...sim.files.values()].map((f) => f.content).join('')).toString('base64')].join('\n')),
+      section('services', factNeeds(this.playbook, this.inventory, sim.host).services.map((n) => `ActiveState=${sim.services.get(n) ?? 'inactive'}\nUnitFileState=enabled`).join('\n\n')),
       section('backends', hasRole(sim.host, 'lb') ? servers.map((s) => `${s.address}:${this.inventory.cluster.backendPort} ${this.sim(s.name).reachable ? 'ok' : 'fail'}`).join('\n') : ''),
       section('end', ''),
     ].join('\n');
