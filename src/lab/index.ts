@@ -56,13 +56,18 @@ export interface LabHostStatus {
 }
 
 const DEFAULTS = { name: 'lab', lbs: 2, servers: 3, subnet: '10.213.0.0/24' } as const;
-/** Address plan inside the subnet: bridge .1, lbs .11–.19, servers .21–.99, VIP .100. */
+/**
+ * Address plan inside the subnet: bridge .1, lbs .11–.19, servers from .21 on, skipping the VIP at .100
+ * (a /24 holds 233 servers; a larger subnet, up to 400).
+ */
 const GATEWAY = 1;
 const LB_BASE = 10;
 const SERVER_BASE = 20;
 const VIP = 100;
 const MAX_LBS = 9;
-const MAX_SERVERS = 79;
+const MAX_SERVERS = 400;
+/** Offset of server i (1-based) in the subnet: the VIP's offset is skipped. */
+export const serverOffset = (i: number): number => SERVER_BASE + i + (SERVER_BASE + i >= VIP ? 1 : 0);
 
 const noop = (): void => undefined;
 
@@ -82,7 +87,7 @@ function labNet(subnet: string): LabNet {
 function desiredHosts(name: string, net: LabNet, lbs: number, servers: number): HostState[] {
   const hosts: HostState[] = [];
   for (let i = 1; i <= lbs; i += 1) hosts.push({ name: `${name}-lb-${i}`, address: hostAddress(net.subnet, LB_BASE + i), roles: ['lb'] });
-  for (let i = 1; i <= servers; i += 1) hosts.push({ name: `${name}-server-${i}`, address: hostAddress(net.subnet, SERVER_BASE + i), roles: ['server'] });
+  for (let i = 1; i <= servers; i += 1) hosts.push({ name: `${name}-server-${i}`, address: hostAddress(net.subnet, serverOffset(i)), roles: ['server'] });
   return hosts;
 }
 
@@ -107,11 +112,15 @@ async function ensureLabKey(name: string): Promise<string> {
   return (await readFile(`${file}.pub`, 'utf8')).trim();
 }
 
-/** The stand-in's self-signed certificate: once per lab, valid for the VIP and every server address. */
-async function ensureCert(name: string, net: LabNet): Promise<{ cert: string; key: string }> {
-  if (!(await exists(certFile(name))) || !(await exists(certKeyFile(name)))) {
-    const ips = [net.vip, ...Array.from({ length: MAX_SERVERS }, (_, i) => hostAddress(net.subnet, SERVER_BASE + 1 + i)), '127.0.0.1'];
-    const san = ['DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
+/**
+ * The stand-in's self-signed certificate, valid for the VIP and the lab's server addresses (at least the
+ * first 79, so a lab that grows a little keeps it); made again when the lab outgrows it.
+ */
+async function ensureCert(name: string, net: LabNet, servers: number): Promise<{ cert: string; key: string }> {
+  const ips = [net.vip, ...Array.from({ length: Math.max(79, servers) }, (_, i) => hostAddress(net.subnet, serverOffset(i + 1))), '127.0.0.1'];
+  const san = ['DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
+  const sanFile = `${certFile(name)}.san`;
+  if (!(await exists(certFile(name))) || !(await exists(certKeyFile(name))) || (await readFile(sanFile, 'utf8').catch(() => '')) !== san) {
     const tmpKey = `${certKeyFile(name)}.tmp`;
     const tmpCert = `${certFile(name)}.tmp`;
     await must('openssl', [
@@ -121,6 +130,7 @@ async function ensureCert(name: string, net: LabNet): Promise<{ cert: string; ke
     await chmod(tmpKey, 0o600);
     await must('mv', [tmpKey, certKeyFile(name)]);
     await must('mv', [tmpCert, certFile(name)]);
+    await writeFile(sanFile, san);
   }
   return { cert: await readFile(certFile(name), 'utf8'), key: await readFile(certKeyFile(name), 'utf8') };
 }
@@ -180,7 +190,7 @@ function readyTimeout(hosts: number): number {
 
 async function hostFiles(state: LabState, net: LabNet): Promise<HostFiles> {
   const authorizedKey = await ensureLabKey(state.name);
-  const tls = await ensureCert(state.name, net);
+  const tls = await ensureCert(state.name, net, Object.values(state.hosts).filter((h) => h.roles.includes('server')).length);
   return { lab: state, prefix: net.subnet.prefix, authorizedKey, hostsFile: hostsFileFor(state.name, ordered(state)), tlsCert: tls.cert, tlsKey: tls.key };
 }
 
@@ -233,6 +243,10 @@ export async function labUp(opts: LabOptions, log: (line: string) => void = noop
   }
   if (opts.lbs + opts.servers === 0) throw new LabError('a lab needs at least one host (--lbs or --servers)');
   const net = labNet(opts.subnet);
+  // The last server's address must lie inside the subnet, below its broadcast address.
+  if (serverOffset(opts.servers) >= 2 ** (32 - net.subnet.prefix) - 1) {
+    throw new LabError(`--servers ${opts.servers} does not fit in ${net.subnet.text}: give a larger subnet, e.g. --subnet ${net.subnet.text.replace(/\/\d+$/, '/23')}`);
+  }
   const inventoryFile = resolve(opts.inventoryFile ?? join('inventory', `${opts.name}.yaml`));
   await ensurePrereqs(log);
   return withLabLock(opts.name, async () => {
