@@ -72,7 +72,8 @@ Outside a window: refused, exit 4, naming the next start. Inside, a step starts 
 for it (judged from the longest step so far); when it closes, the rollout stops between hosts, exit 4.`,
   plan: `Usage: ha-provision plan <inventory.yaml> [--limit a,b] [--concurrency N] [--json] [--out FILE] [--playbook FILE] [--templates DIR] [--allow-ssh-path-change]
 
-Per host: packages to install, sysctls old → new, routes to add, unified diffs of every file (content,
+Per host: packages to install, sysctls old → new, routes to add or delete, files to remove and services to
+stop (what a layout that left had put there), unified diffs of every file (content,
 owner and mode), what will be started or reloaded — including services that never loaded files an
 interrupted run installed — and staging files such a run left behind. Takes no lock, and says when a run
 is in progress on a host (or left a stale lock). Changes nothing. Secrets are masked.

@@ -21,7 +21,7 @@ import { exists, isAlive, listDir, must, procStart, run, safeRemove } from './ut
 const SUITE = 'bookworm';
 /** Where the second haproxy version comes from: the release's security suite, newer than the release. */
 const SECURITY_SUITE = `${SUITE}-security`;
-/** The base image's packages (LAB.md). */
+/** The base image's packages: systemd to boot, sshd and sudo to be reached, curl/nc for the probes, python3 for the stand-in. */
 export const BASE_PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'curl', 'netcat-openbsd', 'sudo', 'ca-certificates', 'procps', 'python3'];
 /** What the hosts can `apt-get install` from the local repository (plus everything these need). */
 export const REPO_PACKAGES = ['haproxy', 'keepalived', 'nginx', 'libnginx-mod-stream'];

@@ -1,7 +1,8 @@
 // `ha-provision lab …`: a local fleet of real test hosts. Each host is a systemd-booted Debian 12
 // container (systemd-nspawn) on an overlay over one cached rootfs, with its own network namespace,
 // address on a per-lab bridge, sshd, apt (a local repository, no internet) and, on servers, an
-// apiserver stand-in on :6443. See LAB.md for the facts this rests on.
+// apiserver stand-in on :6443. What this rests on (nspawn's cgroups, overlayfs, VRRP on a bridge) is said
+// where it is used: prereqs.ts, image.ts, net.ts, vrrp.ts.
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';

@@ -81,7 +81,8 @@ export async function ensurePrereqs(log: (line: string) => void): Promise<void> 
 
 /**
  * The cgroup hierarchies a host's processes are placed in: on a hybrid machine both the unified and the
- * named systemd hierarchy (as verified in LAB.md), on a pure cgroup2 machine its root.
+ * named systemd hierarchy (systemd-nspawn on a hybrid host places the container's processes in both), on a
+ * pure cgroup2 machine its root.
  */
 export function cgroupRoots(): string[] {
   const hybrid = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup/systemd'].filter((p) => existsSync(`${p}/cgroup.procs`));
