@@ -68,7 +68,8 @@ export function parseKeyValues(stdout: string): Record<string, string> {
 
 export const osFact: Fact<OsFact> = {
   name: 'os',
-  command: 'cat /etc/os-release',
+  // Builtins only: every process the facts exec forks is paid on every host of every run.
+  command: 'while IFS= read -r l || [ -n "$l" ]; do printf \'%s\\n\' "$l"; done < /etc/os-release',
   parse(stdout) {
     const kv = parseKeyValues(stdout);
     const id = kv.ID ?? 'unknown';
@@ -122,12 +123,15 @@ export function packagesFact(names: readonly string[]): Fact<Record<string, stri
   };
 }
 
-/** Current values, read from /proc/sys (no procps needed); absent = key unknown to this kernel. */
+/** Current values, read from /proc/sys with the `read` builtin (no process); absent = key unknown to this kernel. */
 export function sysctlsFact(keys: readonly string[]): Fact<Record<string, string>> {
   return {
     name: 'sysctls',
     command: keys
-      .map((key) => `printf '%s\\t%s\\n' ${quote(key)} "$(cat ${quote(`/proc/sys/${key.replace(/\./g, '/')}`)} 2>/dev/null)"`)
+      .map((key) => {
+        const file = quote(`/proc/sys/${key.replace(/\./g, '/')}`);
+        return `v=; [ -r ${file} ] && read -r v < ${file}; printf '%s\\t%s\\n' ${quote(key)} "$v"`;
+      })
       .join('\n'),
     parse(stdout) {
       const values: Record<string, string> = {};
@@ -294,28 +298,35 @@ export function parseServiceBlocks(names: readonly string[], shown: string): Rec
 }
 
 /**
- * On an lb: can it open a TCP connection to each backend? Probes run in parallel, 2 s each at most.
- * `nc -z` where the host has it, else curl (installed on every lb): its exit 7/28 mean no connection,
- * 6 a name the lb cannot resolve (a backend written as a name is probed as written, as haproxy and nginx
- * resolve it there).
+ * On an lb: can it open a TCP connection to each backend? One curl for all of them (`--parallel`, 2 s
+ * each at most): a backend is reachable when curl connected (time_connect > 0), whatever the protocol
+ * then said (it speaks TLS; curl sends plain HTTP, and the TLS server hangs up). A curl without
+ * `--parallel` (before 7.66, exit 2) or no curl: one `nc -z` (or curl) per backend, in parallel.
  */
 export function backendsFact(targets: readonly string[]): Fact<Record<string, boolean>> {
+  if (targets.length === 0) return { name: 'backends', command: '', parse: () => ({}) };
+  const urls = targets.map((t) => `-o /dev/null ${quote(`http://${t}/`)}`).join(' ');
   return {
     name: 'backends',
     command: [
-      'if command -v nc >/dev/null 2>&1; then reach() { nc -z -w 2 "$1" "$2"; }',
-      'else reach() { curl -sk -o /dev/null --max-time 2 "https://$1:$2/"; r=$?; [ $r -ne 6 ] && [ $r -ne 7 ] && [ $r -ne 28 ]; }; fi',
+      `hp_reach_all() { curl -s --parallel --parallel-max 64 --max-time 2 -w '%{url_effective} %{time_connect}\\n' ${urls} 2>/dev/null; [ $? -ne 2 ]; }`,
+      'if command -v curl >/dev/null 2>&1 && out=$(hp_reach_all); then printf \'%s\\n\' "$out"; else',
+      '  if command -v nc >/dev/null 2>&1; then reach() { nc -z -w 2 "$1" "$2"; }',
+      '  else reach() { curl -sk -o /dev/null --max-time 2 "https://$1:$2/"; r=$?; [ $r -ne 6 ] && [ $r -ne 7 ] && [ $r -ne 28 ]; }; fi',
       ...targets.map((t) => {
         const [address = '', port = ''] = t.split(':');
-        return `( if reach ${quote(address)} ${quote(port)} >/dev/null 2>&1; then echo ${quote(`${t} ok`)}; else echo ${quote(`${t} fail`)}; fi ) &`;
+        return `  ( if reach ${quote(address)} ${quote(port)} >/dev/null 2>&1; then echo ${quote(`${t} ok`)}; else echo ${quote(`${t} fail`)}; fi ) &`;
       }),
-      'wait',
+      '  wait',
+      'fi',
     ].join('\n'),
     parse(stdout) {
       const reach: Record<string, boolean> = {};
       for (const line of lines(stdout)) {
-        const [target, verdict] = line.split(' ');
-        if (target) reach[target] = verdict === 'ok';
+        const [first = '', verdict = ''] = line.trim().split(' ');
+        const url = /^http:\/\/([^/]+)\/$/.exec(first);
+        if (url) reach[url[1]!] = Number(verdict) > 0;
+        else if (first) reach[first] = verdict === 'ok';
       }
       return reach;
     },

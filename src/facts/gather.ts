@@ -26,7 +26,7 @@ import {
 } from './facts.js';
 import { historyFact, historyHeadFact, type Version } from './history.js';
 import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact, runLockFact, type RunLockFact } from './leftovers.js';
-import { EMPTY_RECORD, managedFact, type ManagedRecord } from './managed.js';
+import { EMPTY_RECORD, MANAGED_RECORD, managedFact, parseManagedRecord, type ManagedRecord } from './managed.js';
 
 /** What to read; derived from a host's resources (and, for lbs, the backends to probe). */
 export interface FactNeeds {
@@ -117,7 +117,7 @@ export function parseGathered(needs: FactNeeds, stdout: string): HostFacts {
     ...(parsed as unknown as HostFacts),
     files: { ...managed.files, ...(parsed.files as HostFacts['files']) },
     services: { ...managed.services, ...(parsed.services as HostFacts['services']) },
-    managed: managed.record,
+    managed: parseManagedRecord((parsed.files as HostFacts['files'])[MANAGED_RECORD]?.content ?? ''),
   };
 }
 

@@ -50,8 +50,8 @@ export function parseManagedRecord(text: string): ManagedRecord {
   };
 }
 
+/** The record itself is read as one of the files (MANAGED_RECORD is always among them): see gather.ts. */
 export interface ManagedFact {
-  readonly record: ManagedRecord;
   /** The state of recorded files and services that the playbook no longer reads itself. */
   readonly files: Readonly<Record<string, FileFact | undefined>>;
   readonly services: Readonly<Record<string, ServiceFact>>;
@@ -60,7 +60,7 @@ export interface ManagedFact {
 const SERVICES_MARK = '@@managed-services';
 
 /**
- * The record, and the state of each entry the rest of the facts do not read already (`known`): on a
+ * The state of each entry of the record that the rest of the facts do not read already (`known`): on a
  * converged host, none. Builtins, plus one stat, cat and systemctl for all such entries together.
  */
 export function managedFact(known: { readonly files: readonly string[]; readonly services: readonly string[] }): Fact<ManagedFact> {
@@ -71,7 +71,6 @@ export function managedFact(known: { readonly files: readonly string[]; readonly
     name: 'managed',
     command: [
       `if [ -f ${r} ]; then`,
-      `  cat ${r}`,
       `  hp_managed_files() { set --; ${entries('file', `${skip(known.files)}if [ -f "$name" ]; then set -- "$@" "$name"; else printf '@missing %s\\n' "$name"; fi`)}; ${READ_FILES}; }`,
       '  hp_managed_files',
       `  echo ${SERVICES_MARK}`,
@@ -81,12 +80,9 @@ export function managedFact(known: { readonly files: readonly string[]; readonly
     ].join('\n'),
     parse(stdout) {
       const [head = '', services = ''] = stdout.split(`${SERVICES_MARK}\n`);
-      const filesAt = head.search(/^@(file|missing) /m);
-      const recordText = filesAt < 0 ? head : head.slice(0, filesAt);
       const [names = '', ...shown] = services.split('\n');
       return {
-        record: parseManagedRecord(recordText),
-        files: filesAt < 0 ? {} : parseFiles(head.slice(filesAt)),
+        files: parseFiles(head),
         services: parseServiceBlocks(lines(names).length ? names.trim().split(/\s+/) : [], shown.join('\n')),
       };
     },

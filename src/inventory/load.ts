@@ -566,7 +566,6 @@ const ROLES: readonly Role[] = ['lb', 'server'];
 const HOST_KEY_POLICIES: readonly HostKeyPolicy[] = ['strict', 'accept-new', 'off'];
 
 const DEFAULT_TIMEOUTS: HaproxyTimeouts = { connect: '5s', client: '20s', server: '20s', check: '10s', queue: '20s' };
-// DEFAULT_CHECK (types.ts): the check's timings when the inventory gives none.
 const DEFAULT_SYSCTLS = { 'net.ipv4.ip_nonlocal_bind': '1' } as const; // haproxy may bind the VIP on a BACKUP
 const SYSCTL_KEY_RE = /^[a-z0-9_]+(\.[a-z0-9_-]+)+$/;
 const SYSCTL_VALUE_RE = /^[A-Za-z0-9._:,/+-]+$/;
@@ -684,7 +683,7 @@ function validateCluster(ctx: Ctx, v: unknown): Cluster | undefined {
 // An image reference as kubelet pulls it: registry/path:tag or @sha256:digest; lands in YAML manifests.
 const IMAGE: TokenRule = {
   re: /^[a-z0-9][a-z0-9._/-]*(?::[0-9]+\/[a-z0-9._/-]+)?(?::[A-Za-z0-9._-]{1,128})?(?:@sha256:[a-f0-9]{64})?$/,
-  allowed: 'an image reference like ghcr.io/kube-vip/kube-vip:v0.9.2 or haproxy:2.8',
+  allowed: 'an image reference like ghcr.io/kube-vip/kube-vip:v1.2.3 or haproxy:2.8',
 };
 const KUBECONFIG: TokenRule = { re: /^\/[A-Za-z0-9._/-]+$/, allowed: 'an absolute path on the control-plane host, like /etc/kubernetes/admin.conf' };
 

@@ -396,6 +396,17 @@ describe('backends', () => {
       expect(fact.parse(stdout)).toEqual({ [open]: true, [closed]: false });
     });
 
+    it('a curl too old for --parallel (it exits 2) falls back to one probe per backend', async () => {
+      const toolDir = only('curl');
+      const real = sh('command -v curl').trim();
+      rmSync(join(toolDir, 'curl'));
+      writeFileSync(join(toolDir, 'curl'), `#!/bin/sh\ncase " $* " in *" --parallel "*) exit 2 ;; esac\nexec ${real} "$@"\n`, { mode: 0o755 });
+      const fact = backendsFact([open, closed]);
+      const { stdout } = await promisify(execFile)('/bin/sh', ['-c', fact.command], { env: { PATH: toolDir }, encoding: 'utf8' });
+      expect(stdout).toMatch(/ ok\n|ok$/m); // the per-backend lines, not curl's
+      expect(fact.parse(stdout)).toEqual({ [open]: true, [closed]: false });
+    });
+
     // A backend written as a name is probed as written: the lb resolves it, as haproxy and nginx do there.
     it.each(['nc', 'curl'])('with only %s installed, a name that resolves is probed, one that does not fails', async (tool) => {
       const toolDir = only(tool);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applySteps } from '../../src/apply/script.js';
 import { restoreChanges } from '../../src/apply/restore.js';
-import { freshHostFacts, type HostFacts } from '../../src/facts/gather.js';
+import { freshHostFacts, parseGathered, type HostFacts } from '../../src/facts/gather.js';
 import { formatManagedRecord, MANAGED_RECORD, managedFact, parseManagedRecord } from '../../src/facts/managed.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { describeChange } from '../../src/plan/format.js';
@@ -70,9 +70,6 @@ describe('the managed record', () => {
     const fact = managedFact({ files: ['/etc/keepalived/keepalived.conf'], services: ['keepalived'] });
     expect(fact.command).toContain("case \"$name\" in /etc/keepalived/keepalived.conf) continue ;; esac");
     const stdout = [
-      'file /etc/haproxy/haproxy.cfg',
-      'file /etc/keepalived/keepalived.conf',
-      'service haproxy',
       '@missing /etc/gone.conf',
       '@file /etc/haproxy/haproxy.cfg',
       'root root 644 7',
@@ -84,14 +81,21 @@ describe('the managed record', () => {
       'UnitFileState=enabled',
     ].join('\n');
     const parsed = fact.parse(stdout);
-    expect(parsed.record.services).toEqual(['haproxy']);
     expect(parsed.files['/etc/haproxy/haproxy.cfg']?.content).toBe('global\n');
     expect(parsed.files['/etc/gone.conf']).toBeUndefined();
     expect(parsed.services.haproxy).toMatchObject({ active: 'active', enabled: 'enabled' });
   });
 
+  it('the record is read as one of the files, in the same exec', () => {
+    const text = formatManagedRecord({ files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }], services: ['haproxy'], packages: ['haproxy'], routes: [] });
+    const needs = { packages: [], sysctls: [], files: [MANAGED_RECORD], services: [], serviceFaults: {}, backends: [] };
+    const stdout = `@@ha-provision-fact files\n@file ${MANAGED_RECORD}\nroot root 644 ${Buffer.byteLength(text)}\n@content\n${Buffer.from(text).toString('base64')}\n@@ha-provision-fact end\n`;
+    expect(parseGathered(needs, stdout).managed).toEqual({ files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }], services: ['haproxy'], packages: ['haproxy'], routes: [] });
+    expect(parseGathered(needs, '@@ha-provision-fact end\n').managed).toEqual({ files: [], services: [], packages: [], routes: [] });
+  });
+
   it('no record (a host never provisioned, or by an older version): nothing leaves', () => {
-    expect(managedFact({ files: [], services: [] }).parse('')).toEqual({ record: { files: [], services: [], packages: [], routes: [] }, files: {}, services: {} });
+    expect(managedFact({ files: [], services: [] }).parse('')).toEqual({ files: {}, services: {} });
   });
 });
 
