@@ -11,12 +11,14 @@ export const MANAGED_RECORD = '/etc/ha-provision/managed';
 export interface ManagedRecord {
   readonly files: readonly { readonly path: string; readonly daemonReload: boolean }[];
   readonly services: readonly string[];
+  /** Of those, the ones it keeps running (the others are only enabled, like a boot-time oneshot). */
+  readonly running: readonly string[];
   readonly packages: readonly string[];
   /** Static routes: one that leaves the inventory is deleted from the host (and from its boot config). */
   readonly routes: readonly { readonly to: string; readonly via: string; readonly dev: string }[];
 }
 
-export const EMPTY_RECORD: ManagedRecord = { files: [], services: [], packages: [], routes: [] };
+export const EMPTY_RECORD: ManagedRecord = { files: [], services: [], running: [], packages: [], routes: [] };
 
 /** Where versions before the managed record kept the routes (`TO via VIA dev DEV` per line): read once, then removed. */
 export const LEGACY_ROUTES_RECORD = '/etc/ha-provision/routes';
@@ -32,7 +34,7 @@ export function formatManagedRecord(record: ManagedRecord): string {
     '# Managed by ha-provision: what it put on this host. A later run that no longer manages one of these',
     '# removes the file, or stops and disables the service; packages stay installed. Do not edit.',
     ...record.files.map((f) => `file ${f.path}${f.daemonReload ? ' daemon-reload' : ''}`),
-    ...record.services.map((s) => `service ${s}`),
+    ...record.services.map((s) => `service ${s}${record.running.includes(s) ? ' running' : ''}`),
     ...record.packages.map((p) => `package ${p}`),
     ...record.routes.map((r) => `route ${r.to} via ${r.via} dev ${r.dev}`),
     '',
@@ -45,6 +47,7 @@ export function parseManagedRecord(text: string): ManagedRecord {
   return {
     files: of('file').map(([, path = '', flag]) => ({ path, daemonReload: flag === 'daemon-reload' })),
     services: of('service').map(([, name = '']) => name),
+    running: of('service').flatMap(([, name = '', flag]) => (flag === 'running' ? [name] : [])),
     packages: of('package').map(([, name = '']) => name),
     routes: parseRouteLines(entries.filter(([k]) => k === 'route').map((e) => e.join(' ')).join('\n')),
   };

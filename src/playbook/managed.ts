@@ -25,6 +25,7 @@ export function withManagedRecord(resources: readonly Resource[], facts: HostFac
   const record: ManagedRecord = {
     files: files.map((f) => ({ path: f.path, daemonReload: f.daemonReload })),
     services: services.filter((s) => s.state !== 'stopped').map((s) => s.name),
+    running: services.filter((s) => s.state === 'running').map((s) => s.name),
     packages: [...new Set(resources.flatMap((r) => (r.kind === 'package' ? r.names : [])))],
     routes: resources.flatMap((r) => (r.kind === 'route' && r.state === 'present' ? [r.route] : [])),
   };

@@ -50,7 +50,9 @@ export function rolling(options: RollingOptions): Strategy {
   /** Why an lb cannot take the VIP's traffic, or undefined when it can. */
   const unhealthy = (fleet: Fleet, name: string, facts: HostFacts | undefined): string | undefined => {
     if (!facts) return 'could not be read';
-    const failing = hostChecks(fleet.inventory, new Map([[name, facts]]), runningServices(fleet.playbook, 'lb')).filter((c) => c.name.startsWith(`${name}:`) && !c.ok);
+    // What the lb runs now, as its record says: before its step of a topology switch, the old layout's.
+    const services = facts.managed.running.length > 0 ? facts.managed.running : runningServices(fleet.playbook, 'lb', fleet.inventory);
+    const failing = hostChecks(fleet.inventory, new Map([[name, facts]]), services).filter((c) => c.name.startsWith(`${name}:`) && !c.ok);
     return failing.length ? failing.map((c) => `${c.name.slice(name.length + 2)} (${c.detail})`).join(', ') : undefined;
   };
   const preferredLb = (inventory: Inventory): string | undefined =>

@@ -96,7 +96,7 @@ labSuite('topology: nginx, with a VIP', () => {
     for (const lb of lbs) {
       expect(await onHost(NAME, lb, leftovers('nginx', '/etc/nginx/nginx.conf', 'nginx'))).toBe('inactive disabled\n/etc/nginx/nginx.conf absent\nnginx installed\n');
       // The host's record of what is managed names only the layout in place.
-      expect(await onHost(NAME, lb, 'grep -E "nginx|haproxy" /etc/ha-provision/managed')).toBe('file /etc/haproxy/haproxy.cfg\nservice haproxy\npackage haproxy\n');
+      expect(await onHost(NAME, lb, 'grep -E "nginx|haproxy" /etc/ha-provision/managed')).toBe('file /etc/haproxy/haproxy.cfg\nservice haproxy running\npackage haproxy\n');
     }
     const plan = await cli(['plan', haproxyInventory]);
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);

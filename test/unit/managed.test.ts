@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { applySteps } from '../../src/apply/script.js';
 import { restoreChanges } from '../../src/apply/restore.js';
 import { freshHostFacts, parseGathered, type HostFacts } from '../../src/facts/gather.js';
-import { formatManagedRecord, MANAGED_RECORD, managedFact, parseManagedRecord } from '../../src/facts/managed.js';
+import { EMPTY_RECORD, formatManagedRecord, MANAGED_RECORD, managedFact, parseManagedRecord } from '../../src/facts/managed.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { describeChange } from '../../src/plan/format.js';
 import { builtinPlaybook, factNeeds, loadPlaybook, PROJECT_ROOT, resourcesFor } from '../../src/playbook/playbook.js';
@@ -50,12 +50,13 @@ describe('the managed record', () => {
   it('reads back what it wrote: files (with daemon-reload), services, packages', () => {
     const record = {
       files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }, { path: '/etc/systemd/system/x.service', daemonReload: true }],
-      services: ['haproxy'],
+      services: ['haproxy', 'ha-provision-routes'],
+      running: ['haproxy'],
       packages: ['haproxy', 'curl'],
       routes: [{ to: '10.244.0.0/16', via: '192.168.20.1', dev: 'eth1' }],
     };
     expect(parseManagedRecord(formatManagedRecord(record))).toEqual(record);
-    expect(formatManagedRecord(record)).toContain('file /etc/systemd/system/x.service daemon-reload\nservice haproxy\npackage haproxy\npackage curl\nroute 10.244.0.0/16 via 192.168.20.1 dev eth1\n');
+    expect(formatManagedRecord(record)).toContain('file /etc/systemd/system/x.service daemon-reload\nservice haproxy running\nservice ha-provision-routes\npackage haproxy\npackage curl\nroute 10.244.0.0/16 via 192.168.20.1 dev eth1\n');
   });
 
   it('a converged host records every file and service its playbook renders, and the packages', async () => {
@@ -63,6 +64,7 @@ describe('the managed record', () => {
     expect(record.files.map((f) => f.path)).toEqual(expect.arrayContaining(['/etc/haproxy/haproxy.cfg', '/etc/keepalived/keepalived.conf', '/etc/keepalived/check_apiserver.sh']));
     expect(record.files.find((f) => f.path.endsWith('ha-provision-routes.service'))?.daemonReload).toBe(true);
     expect(record.services).toEqual(['ha-provision-routes', 'haproxy', 'keepalived']);
+    expect(record.running).toEqual(['haproxy', 'keepalived']); // the routes unit is a boot-time oneshot
     expect(record.packages).toEqual(['haproxy', 'keepalived', 'curl']);
   });
 
@@ -87,11 +89,11 @@ describe('the managed record', () => {
   });
 
   it('the record is read as one of the files, in the same exec', () => {
-    const text = formatManagedRecord({ files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }], services: ['haproxy'], packages: ['haproxy'], routes: [] });
+    const text = formatManagedRecord({ files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }], services: ['haproxy'], running: ['haproxy'], packages: ['haproxy'], routes: [] });
     const needs = { packages: [], sysctls: [], files: [MANAGED_RECORD], services: [], serviceFaults: {}, backends: [] };
     const stdout = `@@ha-provision-fact files\n@file ${MANAGED_RECORD}\nroot root 644 ${Buffer.byteLength(text)}\n@content\n${Buffer.from(text).toString('base64')}\n@@ha-provision-fact end\n`;
-    expect(parseGathered(needs, stdout).managed).toEqual({ files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }], services: ['haproxy'], packages: ['haproxy'], routes: [] });
-    expect(parseGathered(needs, '@@ha-provision-fact end\n').managed).toEqual({ files: [], services: [], packages: [], routes: [] });
+    expect(parseGathered(needs, stdout).managed).toEqual({ files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }], services: ['haproxy'], running: ['haproxy'], packages: ['haproxy'], routes: [] });
+    expect(parseGathered(needs, '@@ha-provision-fact end\n').managed).toEqual(EMPTY_RECORD);
   });
 
   it('no record (a host never provisioned, or by an older version): nothing leaves', () => {
