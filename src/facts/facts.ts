@@ -102,6 +102,8 @@ export const systemdFact: Fact<boolean> = {
 /** Installed versions of `names` (absent = not installed), from dpkg or rpm, whichever the host has. */
 export function packagesFact(names: readonly string[]): Fact<Record<string, string>> {
   const list = names.map(quote).join(' ');
+  // With no names, dpkg-query would list every package on the host (servers manage none).
+  if (names.length === 0) return { name: 'packages', command: '', parse: () => ({}) };
   return {
     name: 'packages',
     command: [
