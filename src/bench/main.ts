@@ -47,7 +47,16 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promis
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (code !== 0 && code !== 2) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
+      // --json puts the hosts' errors on stdout: say which, not only that it failed.
+      const failed = (): string => {
+        try {
+          const report = JSON.parse(stdout) as { hosts?: { host: string; error?: string }[]; checks?: { name: string; ok: boolean; detail: string }[] };
+          return [...(report.hosts ?? []).filter((h) => h.error).map((h) => `${h.host}: ${h.error}`), ...(report.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`)].slice(0, 10).join('\n');
+        } catch {
+          return stdout.slice(-1000);
+        }
+      };
+      if (code !== 0 && code !== 2) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}${failed()}`));
       else resolve({ ms, code: code ?? 0, stdout });
     });
   });
@@ -125,7 +134,7 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
   try {
     for (let i = 0; i < firstRuns; i += 1) {
       await labDown(lab.name).catch(() => undefined);
-      await labUp(lab);
+      await labUp(lab, (line) => { if (/ready in/.test(line)) log(line); });
       const r = await runCli(['up', lab.inventoryFile, '--yes']);
       first.push(r.ms);
       peakRss = Math.max(peakRss, r.rssKb);

@@ -185,8 +185,9 @@ function requireHost(state: LabState, node: string): HostState {
   return h;
 }
 
+/** Boots share the machine's cores: 200 hosts on 2 cores take minutes. */
 function readyTimeout(hosts: number): number {
-  return Math.min(300_000, 30_000 + hosts * 4_000);
+  return Math.min(900_000, 30_000 + hosts * 4_000);
 }
 
 async function hostFiles(state: LabState, net: LabNet): Promise<HostFiles> {

@@ -90,12 +90,16 @@ export function cgroupRoots(): string[] {
   return existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : [];
 }
 
-/** More than ~16 hosts exhaust the default 128 inotify instances and hosts stop booting. */
+/**
+ * Each booted host's systemd takes about 8 inotify instances (~16 hosts exhaust the default 128); a
+ * host that finds none left stops booting. 8 per host with room to spare, at least 1024.
+ */
 export async function raiseInotifyLimit(hosts: number, log: (line: string) => void): Promise<void> {
   if (hosts <= 16) return;
   const path = '/proc/sys/fs/inotify/max_user_instances';
   const now = Number((await readFile(path, 'utf8')).trim());
-  if (now >= 1024) return;
-  log(`sysctl fs.inotify.max_user_instances=1024 (was ${now}; ${hosts} hosts)`);
-  await writeFile(path, '1024\n');
+  const wanted = Math.max(1024, 12 * hosts);
+  if (now >= wanted) return;
+  log(`sysctl fs.inotify.max_user_instances=${wanted} (was ${now}; ${hosts} hosts)`);
+  await writeFile(path, `${wanted}\n`);
 }
