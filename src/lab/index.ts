@@ -22,7 +22,7 @@ import {
 } from './net.js';
 import { cgroupDirs, execArgs, findInit, hostPublicKey, prepareRoot, removeCgroups, resolveVeth, spawnHost, stopHost, waitReady, cgroupPids, type HostFiles } from './host.js';
 import { generateEd25519, isValidEd25519PublicKey } from './sshkey.js';
-import { ensurePrereqs, raiseInotifyLimit, requireRootLinux } from './prereqs.js';
+import { ensurePrereqs, raiseInotifyLimit, raiseNetBacklog, requireRootLinux } from './prereqs.js';
 import {
   STATE_ROOT,
   bridgeName,
@@ -303,6 +303,7 @@ export async function labUp(opts: LabOptions, log: (line: string) => void = noop
       if (other !== opts.name && !other.startsWith('.')) running += Object.keys((await loadState(other))?.hosts ?? {}).length;
     }
     await raiseInotifyLimit(running + wanted.length, log);
+    await raiseNetBacklog(running + wanted.length, log);
     await ensureBridge(bridge, net.gateway, net.subnet.prefix);
 
     const files = await hostFiles(lab, net);

@@ -91,6 +91,20 @@ export function cgroupRoots(): string[] {
 }
 
 /**
+ * Every broadcast on the lab's bridge (an lb's ARP for each server, VRRP adverts) is queued once per
+ * port; at 1000 (the default) a 200-host lab drops frames, and then lbs miss each other's adverts (both
+ * take the VIP) and backends look unreachable. 50 per host, at least the default.
+ */
+export async function raiseNetBacklog(hosts: number, log: (line: string) => void): Promise<void> {
+  const path = '/proc/sys/net/core/netdev_max_backlog';
+  const now = Number((await readFile(path, 'utf8')).trim());
+  const wanted = Math.max(1000, 50 * hosts);
+  if (now >= wanted) return;
+  log(`sysctl net.core.netdev_max_backlog=${wanted} (was ${now}; ${hosts} hosts)`);
+  await writeFile(path, `${wanted}\n`);
+}
+
+/**
  * Each booted host's systemd takes about 8 inotify instances (~16 hosts exhaust the default 128); a
  * host that finds none left stops booting. 8 per host with room to spare, at least 1024.
  */
