@@ -90,30 +90,26 @@ export function cgroupRoots(): string[] {
   return existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : [];
 }
 
+/** Raises a sysctl of this machine to `wanted` for a lab of `hosts`, never lowers it; says so. */
+async function raiseSysctl(key: string, wanted: number, hosts: number, log: (line: string) => void): Promise<void> {
+  const path = `/proc/sys/${key.replace(/\./g, '/')}`;
+  const now = Number((await readFile(path, 'utf8')).trim());
+  if (now >= wanted) return;
+  log(`sysctl ${key}=${wanted} (was ${now}; ${hosts} hosts)`);
+  await writeFile(path, `${wanted}\n`);
+}
+
 /**
  * Every broadcast on the lab's bridge (an lb's ARP for each server, VRRP adverts) is queued once per
  * port; at 1000 (the default) a 200-host lab drops frames, and then lbs miss each other's adverts (both
  * take the VIP) and backends look unreachable. 50 per host, at least the default.
  */
-export async function raiseNetBacklog(hosts: number, log: (line: string) => void): Promise<void> {
-  const path = '/proc/sys/net/core/netdev_max_backlog';
-  const now = Number((await readFile(path, 'utf8')).trim());
-  const wanted = Math.max(1000, 50 * hosts);
-  if (now >= wanted) return;
-  log(`sysctl net.core.netdev_max_backlog=${wanted} (was ${now}; ${hosts} hosts)`);
-  await writeFile(path, `${wanted}\n`);
-}
+export const raiseNetBacklog = (hosts: number, log: (line: string) => void): Promise<void> =>
+  raiseSysctl('net.core.netdev_max_backlog', Math.max(1000, 50 * hosts), hosts, log);
 
 /**
  * Each booted host's systemd takes about 8 inotify instances (~16 hosts exhaust the default 128); a
- * host that finds none left stops booting. 8 per host with room to spare, at least 1024.
+ * host that finds none left stops booting. 12 per host, to spare, at least 1024.
  */
-export async function raiseInotifyLimit(hosts: number, log: (line: string) => void): Promise<void> {
-  if (hosts <= 16) return;
-  const path = '/proc/sys/fs/inotify/max_user_instances';
-  const now = Number((await readFile(path, 'utf8')).trim());
-  const wanted = Math.max(1024, 12 * hosts);
-  if (now >= wanted) return;
-  log(`sysctl fs.inotify.max_user_instances=${wanted} (was ${now}; ${hosts} hosts)`);
-  await writeFile(path, `${wanted}\n`);
-}
+export const raiseInotifyLimit = async (hosts: number, log: (line: string) => void): Promise<void> =>
+  hosts <= 16 ? undefined : raiseSysctl('fs.inotify.max_user_instances', Math.max(1024, 12 * hosts), hosts, log);
