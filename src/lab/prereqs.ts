@@ -108,8 +108,8 @@ export const raiseNetBacklog = (hosts: number, log: (line: string) => void): Pro
   raiseSysctl('net.core.netdev_max_backlog', Math.max(1000, 50 * hosts), hosts, log);
 
 /**
- * Each booted host's systemd takes about 8 inotify instances (~16 hosts exhaust the default 128); a
- * host that finds none left stops booting. 12 per host, to spare, at least 1024.
+ * Each booted host's systemd takes several inotify instances: ~16 hosts exhaust the default 128, and
+ * 1024 left 31 of 200 hosts unbooted (a host that finds none left stops booting). 12 per host, at least 1024.
  */
 export const raiseInotifyLimit = async (hosts: number, log: (line: string) => void): Promise<void> =>
   hosts <= 16 ? undefined : raiseSysctl('fs.inotify.max_user_instances', Math.max(1024, 12 * hosts), hosts, log);
