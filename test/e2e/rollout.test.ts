@@ -155,7 +155,9 @@ labSuite('rolling updates through a live VIP, against real hosts', () => {
     expect(result.code, result.stdout + result.stderr).toBe(0);
     const moves = timelineOf(result).filter((e) => e.host === lb1 && (e.step === 'drain' || e.step === 'undrain')).map((e) => Date.parse(e.at));
     expect(moves).toHaveLength(2);
-    expect(failures.every((f) => f.endsWith('read ECONNRESET')), failures.join('\n')).toBe(true);
+    // Where the VIP moves, a request in flight is reset, or its SYN goes to the lb that just let the VIP go
+    // and it times out: either, only at the two planned moves, and few.
+    expect(failures.every((f) => f.endsWith('read ECONNRESET') || /no answer within \d+ ms$/.test(f)), failures.join('\n')).toBe(true);
     expect(failedAt.every((at) => moves.some((m) => at <= m && at >= m - 5_000)), failures.join('\n')).toBe(true);
     expect(failed, failures.join('\n')).toBeLessThanOrEqual(4);
     const steps = timelineOf(result).filter((e) => e.host === lb1 || e.host === lb2).map((e) => `${e.host} ${e.step}`);
