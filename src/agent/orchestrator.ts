@@ -136,6 +136,8 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
         agent.notes.push(lock.alive ? `a run is in progress on this host: ${lock.holder}` : `a stale lock is left by ${lock.holder} (its run ended without releasing it); the next up takes it over`);
       }
     }
+    // A server planned in sync is done with: only the lbs are read again (verify, a rollout's gates).
+    for (const agent of agents) if (agent.changes.length === 0 && !hasRole(agent.host, 'lb') && !errors.has(agent.host.name)) agent.release();
     const planned = agents.map(report);
     const anyChange = planned.some((r) => r.status === 'pending');
     // Half a fleet is not changed on a plan that could not see the other half (an lb left on an
