@@ -76,6 +76,7 @@ export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | '
         })),
       })),
       checks: report.checks,
+      ...(report.phases ? { phases: report.phases } : {}),
     },
     null,
     2,

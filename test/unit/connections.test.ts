@@ -43,9 +43,14 @@ describe('connections of hosts planned in sync', () => {
       connector,
       confirm: async () => {
         openAtPrompt = [...open].sort();
+        await new Promise((r) => setTimeout(r, 60)); // a person reading the plan
         return true;
       },
     });
+    // The report says where the time went; the prompt's wait is its own phase, not the apply's.
+    expect(report.phases!.confirmMs).toBeGreaterThanOrEqual(50);
+    expect(report.phases!.applyMs).toBeLessThan(report.phases!.confirmMs + 1000);
+    expect(Object.keys(report.phases!)).toEqual(['planMs', 'confirmMs', 'applyMs', 'verifyMs']);
     expect(openAtPrompt).toEqual([...lbs, servers[0]!].sort());
     expect(open.size).toBe(0); // and every connection is closed at the end
     for (const r of report.hosts) {
