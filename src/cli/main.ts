@@ -254,6 +254,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP.main}\n`);
     return command ? 0 : 1;
   }
+  // Hidden: what the completion scripts call for host names; not in help or in the completions.
+  if (command === '__complete') return (await import('./completion.js')).completeCommand(rest);
   if (command === 'lab') {
     const { runLabCommand } = await import('../lab/index.js');
     return runLabCommand(rest);
@@ -286,6 +288,10 @@ async function main(argv: string[]): Promise<number> {
       return factsCommand(values, positionals);
     case 'render':
       return renderCommand(values, positionals);
+    case 'init':
+      return (await import('./init.js')).initCommand(values, positionals);
+    case 'completion':
+      return (await import('./completion.js')).completionCommand(positionals);
   }
   return 1;
 }

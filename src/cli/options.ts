@@ -26,7 +26,23 @@ export const OPTIONS: Record<string, OptionTable> = {
   verify: { ...COMMON, failover: { type: 'boolean' }, 'failover-backends': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
   facts: COMMON,
   render: { ...COMMON, out: { type: 'string' }, family: { type: 'string' } },
+  init: {
+    help: { type: 'boolean', short: 'h' },
+    lb: { type: 'string' },
+    server: { type: 'string' },
+    vip: { type: 'string' },
+    name: { type: 'string' },
+    interface: { type: 'string' },
+    topology: { type: 'string' },
+    user: { type: 'string' },
+    'ssh-port': { type: 'string' },
+    'identity-file': { type: 'string' },
+    'known-hosts': { type: 'string' },
+    'auth-pass-env': { type: 'string' },
+    probe: { type: 'boolean' },
+  },
+  completion: { help: { type: 'boolean', short: 'h' } },
 };
 
 /** Flags whose value is a local path: the completion scripts offer files there. */
-export const PATH_FLAGS: readonly string[] = ['playbook', 'templates', 'out', 'plan'];
+export const PATH_FLAGS: readonly string[] = ['playbook', 'templates', 'out', 'plan', 'identity-file', 'known-hosts'];
