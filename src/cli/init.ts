@@ -206,7 +206,9 @@ async function probeLbs(inventory: Inventory, vip: string): Promise<{ interfaces
       return 'dev' in found ? { dev: found.dev, note: `${osNote(probe.os)}; ${found.dev} found by --probe` } : { problem: `${host.name} (${host.address}): ${found.problem}` };
     } catch (error) {
       const message = (error as Error).message;
-      return { problem: message.startsWith(`${host.name}:`) ? message : `${host.name} (${host.address}): ${message}` };
+      // The new file checks host keys strictly: a host never seen needs its key recorded first.
+      const hint = /no host key for/.test(message) ? `; record it first: ssh to it once, or ssh-keyscan it and compare the fingerprint` : '';
+      return { problem: `${message.startsWith(`${host.name}:`) ? message : `${host.name} (${host.address}): ${message}`}${hint}` };
     } finally {
       transport?.close();
     }
@@ -238,6 +240,10 @@ async function askOnTerminal(a: InitAnswers, given: ReadonlySet<string>): Promis
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return await askMissing(a, (q) => rl.question(q), given);
+  } catch (error) {
+    // Ctrl-C or Ctrl-D at a question: the user left; that is no crash.
+    if ((error as Error).name === 'AbortError') throw new UsageError('init: no answer given; nothing was written');
+    throw error;
   } finally {
     rl.close();
   }
