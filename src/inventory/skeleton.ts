@@ -2,7 +2,6 @@
 // inventory/example.yaml. Whether it is valid is the loader's to say (init runs it before writing).
 import { parse as parseYaml } from 'yaml';
 import { parseIpv4 } from './ipv4.js';
-import { lbPriority } from '../lab/inventory.js';
 
 export type InitTopology = 'haproxy-keepalived' | 'nginx';
 export const INIT_TOPOLOGIES: readonly InitTopology[] = ['haproxy-keepalived', 'nginx'];
@@ -26,6 +25,9 @@ export interface SkeletonSpec {
   /** Absolute path of schema/inventory.schema.json, for editors that read yaml-language-server's modeline. */
   readonly schemaPath: string;
 }
+
+/** lb-1 starts as MASTER (200), lb-2 is its backup (100), further lbs below that (the lab's inventory too). */
+export const lbPriority = (index: number): number => (index === 0 ? 200 : Math.max(1, 100 - (index - 1) * 10));
 
 export interface SkeletonHost {
   readonly name: string;
