@@ -13,6 +13,8 @@ Commands:
   verify <inventory.yaml>   nc/curl checks through the VIP and on the lbs
   facts <inventory.yaml>    what the hosts look like now
   render <inventory.yaml> --out DIR   the rendered configs per host, no SSH
+  init <inventory.yaml> --lb A,B --server X,Y --vip CIDR   write a new, commented inventory
+  completion bash|zsh       a shell completion script: source <(ha-provision completion bash)
   lab up|down|status|stop|start|partition|heal|exec   a local fleet of real test hosts (root, Linux)
 
 Options: --help on every command, --version, --ask-sudo-password (one prompt per run, for non-root users
@@ -117,4 +119,32 @@ Writes every host's rendered files to DIR/<host>/<path> without connecting to an
 written as names are resolved on this machine, as for every command (keepalived's unicast peers need the
 IPs); an inventory of IPv4 addresses needs no network at all. Files hold secrets (keepalived auth_pass):
 DIR is created private (0700).`,
+  init: `Usage: ha-provision init <inventory.yaml> --lb A,B --server X,Y,Z --vip 10.0.0.100/24 (--interface IF | --probe) [options]
+
+Writes a new, commented inventory (never over an existing file) and says what to run next. The text is
+checked by the same loader as every command before it is written: an invalid result writes nothing.
+On a terminal, init asks for whatever the flags did not give; elsewhere a missing flag is an error.
+
+  --lb LIST            load balancer addresses (IPv4 or DNS names), comma-separated: lb-1, lb-2, …
+  --server LIST        kube-apiserver addresses: server-1, …; an address in both lists is one host with
+                       both roles (node-N; the VIP then listens on 8443). A DNS name gives its first label.
+  --vip CIDR           the virtual IP with the prefix of the lb subnet
+  --interface IF       the lbs' interface for VRRP and the VIP (the same on every lb), or:
+  --probe              ask each lb over SSH (one connection, one command; host keys checked as the file
+                       says) which interface has an address in the VIP's subnet, and note its OS
+  --name NAME          cluster name (default: the file's name without .yaml)
+  --topology T         haproxy-keepalived (default) or nginx
+  --user U, --ssh-port N, --identity-file F, --known-hosts F   SSH settings (default: root, 22, your ssh
+                       agent, ~/.ssh/known_hosts; host keys are checked strictly)
+  --auth-pass-env NAME the keepalived password is read from \$NAME at every run. Without it, init
+                       generates a random 8-character one and keeps it in the file (written mode 0600)
+virtualRouterId is the VIP's last octet: change it if another VRRP group on that network uses it.`,
+  completion: `Usage: ha-provision completion bash|zsh
+
+Prints a completion script: commands, each command's flags, and for --limit the host names of the
+inventory on the line (comma-separated lists complete after the last comma; read from the file, nothing
+connects, no secret is needed).
+  bash: source <(ha-provision completion bash)          (e.g. in ~/.bashrc)
+  zsh:  ha-provision completion zsh > ~/.zfunc/_ha-provision, with fpath=(~/.zfunc $fpath) before
+        compinit in ~/.zshrc; or, after compinit: source <(ha-provision completion zsh)`,
 };

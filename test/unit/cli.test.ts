@@ -135,7 +135,7 @@ describe('ha-provision CLI', () => {
     expect(connections).toBe(before);
   });
 
-  it.each([['up'], ['plan'], ['rollback'], ['verify'], ['facts'], ['render'], ['lab']])('%s --help describes the command', async (command) => {
+  it.each([['up'], ['plan'], ['rollback'], ['verify'], ['facts'], ['render'], ['lab'], ['init'], ['completion']])('%s --help describes the command', async (command) => {
     const r = await runCli([command, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Usage: /);
