@@ -238,7 +238,7 @@ function handshake(address: string, port: number, ca: string, servername: string
       const code = socket.authorized ? undefined : String(socket.authorizationError);
       finish({ certificate, ...(code ? { chainError: code } : {}) });
     });
-    socket.once('error', (error: NodeJS.ErrnoException) => finish({ error: error.code ?? error.message }));
+    socket.once('error', (error: Error) => finish({ error: error.message }));
   });
 }
 
