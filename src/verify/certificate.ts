@@ -155,7 +155,10 @@ export function certificateChecks(input: CertificateInput): Check[] {
   ];
 
   const coverage = (name: string, target: string, covers: (sans: Sans) => string | undefined): void => {
-    const results = observed.map((o) => ({ o, sans: parseSubjectAltName(o.certificate.subjectAltName), by: covers(parseSubjectAltName(o.certificate.subjectAltName)) }));
+    const results = observed.map((o) => {
+      const sans = parseSubjectAltName(o.certificate.subjectAltName);
+      return { o, sans, by: covers(sans) };
+    });
     const missing = results.filter((r) => r.by === undefined);
     checks.push({
       name,
