@@ -10,7 +10,7 @@ Commands:
   rollout <inventory.yaml>  the same plan, applied host by host: servers, BACKUP lbs, the VIP holder last
   rollback <inventory.yaml> [--to N]   put the config files back as a recorded version had them
   plan <inventory.yaml>     what up would change, with diffs; changes nothing (exit 0 in sync, 2 pending)
-  verify <inventory.yaml>   nc/curl checks through the VIP and on the lbs
+  verify <inventory.yaml>   nc/curl checks through the VIP and on the lbs (--ca FILE: the API certificate too)
   facts <inventory.yaml>    what the hosts look like now
   render <inventory.yaml> --out DIR   the rendered configs per host, no SSH
   init <inventory.yaml> --lb A,B --server X,Y --vip CIDR   write a new, commented inventory
@@ -90,11 +90,18 @@ files that services load back as they were after version N (--to N; 0 is before 
 or as they were before the last version. Same plan, confirmation, lock, validation, reload checks and
 verify as up. Packages, sysctls and routes follow the inventory, not the history. The rollback is itself a
 new version; up puts the inventory back. The last 10 versions are kept (history.keep in the inventory).`,
-  verify: `Usage: ha-provision verify <inventory.yaml> [--limit a,b] [--json] [--failover [--failover-backends] [--yes]]
+  verify: `Usage: ha-provision verify <inventory.yaml> [--limit a,b] [--json] [--ca FILE] [--failover [--failover-backends] [--yes]]
 
 Checks: TCP and HTTPS through the VIP from this machine, exactly one lb holds the VIP (every lb is read,
 also those outside --limit), every lb reaches every backend, haproxy and keepalived active, and keepalived
 logged no fault (such as a disabled track script) since its last (re)load. Exit 0 when all pass, 1 otherwise.
+
+--ca FILE    also the API server's certificate as a client of the VIP sees it: this machine connects with
+             TLS to VIP:frontendPort (once per server, at most 7; 5 s each at most) and checks that the
+             chain verifies against FILE (the cluster CA: /etc/kubernetes/pki/ca.crt on kubeadm,
+             /var/lib/rancher/k3s/server/tls/server-ca.crt on k3s), that its SANs cover the VIP and
+             cluster.endpoint (when set; also sent as SNI), and its dates (expiring within 30 days: warn).
+             A missing SAN names the fix: kubeadm apiServer.certSANs, k3s/RKE2 --tls-san.
 
 --failover   then a failover drill on the live fleet (not with --limit). It needs two healthy lbs and the
              VIP on the preferred (highest-priority) lb, asks on a TTY (elsewhere it needs --yes), and with

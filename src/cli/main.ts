@@ -173,7 +173,10 @@ async function verifyCommand(values: Values, positionals: string[]): Promise<num
   if (failover && !values.yes && !tty) throw new UsageError('verify --failover disturbs the live VIP and no terminal is here to confirm it: pass --yes');
   const { inventory, playbook, hosts } = await prepare(values, positionals, 'verify');
   if (failover && !playbook.drill) throw new UsageError(`verify --failover: ${playbook.file} declares no drill (its daemons are not services this tool stops: kubelet runs them)`);
-  const report = await run(inventory, playbook, { ...hosts, apply: false, verify: true, settleMs: 0 });
+  // --ca: the file is read and checked before anything connects; its checks join the others.
+  const caCheck = typeof values.ca === 'string' ? await (await import('../verify/certificate.js')).certificateCheck(resolve(values.ca)) : undefined;
+  const ran = await run(inventory, playbook, { ...hosts, apply: false, verify: true, settleMs: 0 });
+  const report = caCheck ? { ...ran, checks: [...ran.checks, ...(await caCheck(inventory))] } : ran;
   const redact = redactor(secretsOf(inventory));
   const json = Boolean(values.json);
   if (!failover) return finish('verify', report, redact, painter(useColour(process.stdout) && !json), json, false);

@@ -23,7 +23,7 @@ export const OPTIONS: Record<string, OptionTable> = {
   rollout: { ...APPLYING, batch: { type: 'string' }, pause: { type: 'string' }, window: { type: 'string' }, tz: { type: 'string' }, 'wait-for-window': { type: 'boolean' } },
   plan: { ...PLANNING, out: { type: 'string' } },
   rollback: { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' }, to: { type: 'string' } },
-  verify: { ...COMMON, failover: { type: 'boolean' }, 'failover-backends': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
+  verify: { ...COMMON, ca: { type: 'string' }, failover: { type: 'boolean' }, 'failover-backends': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
   facts: COMMON,
   render: { ...COMMON, out: { type: 'string' }, family: { type: 'string' } },
   init: {
@@ -45,4 +45,4 @@ export const OPTIONS: Record<string, OptionTable> = {
 };
 
 /** Flags whose value is a local path: the completion scripts offer files there. */
-export const PATH_FLAGS: readonly string[] = ['playbook', 'templates', 'out', 'plan', 'identity-file', 'known-hosts'];
+export const PATH_FLAGS: readonly string[] = ['playbook', 'templates', 'out', 'plan', 'identity-file', 'known-hosts', 'ca'];
