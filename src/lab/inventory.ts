@@ -10,6 +10,8 @@ export interface InventoryInput {
   readonly identityFile: string;
   readonly knownHostsFile: string;
   readonly hosts: readonly HostState[]; // lbs first, in order
+  /** The installed package's schema/inventory.schema.json (absolute), for editors opening the file. */
+  readonly schemaFile: string;
 }
 
 /** A YAML scalar: plain when safe, otherwise double-quoted (JSON strings are valid YAML). */
@@ -20,6 +22,7 @@ export const lbPriority = (index: number): number => (index === 0 ? 200 : Math.m
 
 export function renderInventory(p: InventoryInput): string {
   const lines = [
+    `# yaml-language-server: $schema=${p.schemaFile}`,
     `# Written by \`ha-provision lab up --name ${p.name}\`: the local lab fleet. \`ha-provision lab down --name ${p.name}\` removes it.`,
     'apiVersion: ha-provision/v1',
     'cluster:',
