@@ -39,6 +39,9 @@ const valid = <T extends z.ZodType>(schema: T, value: unknown): z.output<T> | un
   return result.success ? result.data : undefined;
 };
 
+// Top-level ssh absent: its defaults, as the whole schema reads it.
+const TopSsh = SshSchema.prefault({});
+
 const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function validParts(source: YamlSource): Parts {
@@ -52,7 +55,7 @@ export function validParts(source: YamlSource): Parts {
   const hostName = InventorySchema.shape.hosts.def.keyType;
   return {
     cluster: valid(ClusterSchema, rawCluster),
-    ssh: valid(SshSchema.prefault({}), top.ssh),
+    ssh: valid(TopSsh, top.ssh),
     sysctls: section('sysctls'),
     routes: top.routes === undefined ? [] : Array.isArray(top.routes) ? top.routes.map((r) => valid(RouteSchema, r)) : undefined,
     history: section('history'),

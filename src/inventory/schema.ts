@@ -324,7 +324,8 @@ const topShape = {
   ssh: SshSchema.prefault({}),
   sysctls: z.record(
     z.string().regex(SYSCTL_NAME, { error: 'is not a sysctl name; use dotted lower-case names like net.ipv4.ip_nonlocal_bind' }),
-    z.union([z.int(), z.string().regex(SYSCTL_VALUE, say((v) => `must be ${sysctlValue}, got ${show(v)}`))], say((v) => `must be ${sysctlValue}, got ${show(v)}`))
+    z.union([z.int(say((v) => `must be ${sysctlValue}, got ${show(v)}`)), z.string().regex(SYSCTL_VALUE, say((v) => `must be ${sysctlValue}, got ${show(v)}`))],
+      say((v) => `must be ${sysctlValue}, got ${show(v)}`))
       .meta(about(sysctlValue)),
     say((v) => `must be a mapping like { net.ipv4.ip_nonlocal_bind: 1 }, got ${show(v)}`),
   ).meta(about('a mapping of dotted lower-case sysctl names to values', 'kernel settings on every host'))

@@ -253,3 +253,33 @@ describe('the lab inventory', () => {
     expect(parseInventory(text, '/var/lib/lab/lab.yaml', {}, HOME).hosts.map((h) => h.name)).toEqual(['lb-1', 'lb-2', 'server-1']);
   });
 });
+
+// Every message is the schema's own (what is allowed, what was given), never zod's default wording: a
+// value of each odd kind at every key of the full inventory.
+describe('messages', () => {
+  function keyPaths(value: unknown, at: (string | number)[] = []): (string | number)[][] {
+    if (typeof value !== 'object' || value === null) return [at];
+    const children = Object.entries(value).flatMap(([k, v]) => keyPaths(v, [...at, Array.isArray(value) ? Number(k) : k]));
+    return at.length === 0 ? children : [at, ...children];
+  }
+
+  it('come from the schema for any odd value at any key', () => {
+    const defaults: string[] = [];
+    for (const at of keyPaths(full())) {
+      for (const odd of [1e20, 1.5, [1], { a: 1 }]) {
+        const inv = full();
+        const parent = at.slice(0, -1).reduce((o, k) => o[k], inv);
+        parent[at[at.length - 1] ?? ''] = odd;
+        try {
+          parseInventory(stringify(inv), FILE, ENV, HOME, RESOLVED);
+        } catch (err) {
+          if (!(err instanceof InventoryError)) throw err;
+          for (const p of err.problems) {
+            if (/^(Invalid|Too (big|small)|Unrecognized)/.test(p.message)) defaults.push(`${at.join('.')} = ${JSON.stringify(odd)}: ${p.path}: ${p.message}`);
+          }
+        }
+      }
+    }
+    expect(defaults).toEqual([]);
+  });
+});
