@@ -5,8 +5,7 @@
 
 import path from 'node:path';
 import { bootstrapWeight } from './checks.js';
-import { splitCidr } from './ipv4.js';
-import { parseIpv4 } from './ipv4.js';
+import { parseIpv4, splitCidr } from './ipv4.js';
 import type { Parts } from './parts.js';
 import type { Problems, Segs } from './problems.js';
 import { authPassProblem, DEFAULT_SSH_CONFIG, type ClusterParsed, type HostSshParsed, type SshParsed } from './schema.js';
@@ -40,14 +39,15 @@ export function buildDraft(ctx: BuildContext, parts: Parts): Draft | undefined {
   });
   const resolvedCluster = cluster && buildCluster(ctx, cluster, built?.every((h) => h !== undefined) ? built : undefined);
   const sshConfig = ssh && sshConfigFile(ctx, ssh.config);
-  if (!resolvedCluster || !sshBase || !built || built.some((h) => h === undefined) || !sysctls || !routes || routes.some((r) => !r)
+  const validRoutes = routes?.filter((r) => r !== undefined);
+  if (!resolvedCluster || !sshBase || !built || built.some((h) => h === undefined) || !sysctls || !routes || validRoutes?.length !== routes.length
     || !history || !packages || !maintenance) return undefined;
   return {
     file: ctx.file,
     cluster: resolvedCluster,
     ...(sshConfig !== undefined ? { sshConfig } : {}),
     sysctls: Object.fromEntries(Object.entries(sysctls).map(([key, value]) => [key, String(value)])),
-    routes: routes.map((r) => ({ to: canonicalCidr(r?.to ?? ''), via: r?.via ?? '', dev: r?.dev ?? '' })),
+    routes: validRoutes.map((r) => ({ to: canonicalCidr(r.to), via: r.via, dev: r.dev })),
     history: { keep: history.keep },
     packages: { ...packages },
     maintenance: {

@@ -301,8 +301,7 @@ export const ClusterSchema = mapping({
 
 const rolesWords = 'a non-empty list of lb and/or server, like [lb] or [lb, server]';
 export const HostSchema = mapping({
-  address: z.string(say((v) => `must be ${HOST_ADDRESS.allowed}; got ${show(v)}`, 'the IPv4 address or host name to reach the host at'))
-    .regex(HOST_ADDRESS.re, say((v) => `must be ${HOST_ADDRESS.allowed}; got ${show(v)}`)).meta(about(HOST_ADDRESS.allowed)),
+  address: token(HOST_ADDRESS, { required: 'the IPv4 address or host name to reach the host at' }),
   roles: z.array(oneOf(ROLES), say((v) => `must be ${rolesWords}; got ${Array.isArray(v) ? 'an empty list' : show(v)}`, 'a list of lb and/or server, like [lb]'))
     .min(1, say(() => `must be ${rolesWords}; got an empty list`)).meta(about(rolesWords)),
   // interface and priority configure the keepalived instance, which only lb hosts run (checks.ts).
@@ -358,7 +357,7 @@ export const InventorySchema = z.strictObject(topShape, {
 }).meta({ title: 'ha-provision inventory', description: 'haproxy + keepalived (or nginx, kube-vip) in front of Kubernetes API servers' });
 
 /** The inventory as written (what the JSON Schema describes). */
-export type InventoryInput = z.input<typeof InventorySchema>;
+export type InventoryAsWritten = z.input<typeof InventorySchema>;
 /** As the schema reads it: the same keys, defaults filled in. */
 export type InventoryParsed = z.output<typeof InventorySchema>;
 export type ClusterParsed = z.output<typeof ClusterSchema>;
