@@ -20,6 +20,7 @@ Commands:
 Options: --help on every command, --version, --ask-sudo-password (one prompt per run, for non-root users
 whose sudo asks; or ssh.sudoPassword: { env: NAME }). Exit codes: 0 ok, 1 error, 2 changes pending (plan),
 4 outside the maintenance window (rollout).
+The inventory's JSON Schema ships as schema/inventory.schema.json (for editors; see inventory/example.yaml).
 Colour only on a TTY and never with NO_COLOR.`,
   up: `Usage: ha-provision up <inventory.yaml> [options]
 

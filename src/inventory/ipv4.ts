@@ -24,3 +24,9 @@ export function matchLength(cidr: string, address: string): number | undefined {
   const mask = maskOf(prefix);
   return ((a & mask) >>> 0) === ((n & mask) >>> 0) ? prefix : undefined;
 }
+
+/** "10.10.10.100/24" → address and prefix; only for text the schema already accepted as a CIDR. */
+export function splitCidr(cidr: string): { readonly address: string; readonly prefix: number } {
+  const [address = '', prefix = ''] = cidr.split('/');
+  return { address, prefix: Number(prefix) };
+}

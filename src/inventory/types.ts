@@ -1,11 +1,14 @@
 // The validated, resolved inventory: what every later stage reads. Loading (load.ts) turns the user's YAML
 // into this shape — defaults applied, paths absolute, secrets resolved — or fails with every error at once.
 
-export type Role = 'lb' | 'server';
-export type Topology = 'haproxy-keepalived' | 'nginx' | 'kube-vip';
+import type { HOST_KEY_POLICIES, MODES, ROLES, TOPOLOGIES } from './schema.js';
+
+// The words the inventory may use, as its schema lists them.
+export type Role = (typeof ROLES)[number];
+export type Topology = (typeof TOPOLOGIES)[number];
 /** How a layout's daemons run: systemd services, or static pods in /etc/kubernetes/manifests (kubelet runs them). */
-export type Mode = 'services' | 'static-pod';
-export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
+export type Mode = (typeof MODES)[number];
+export type HostKeyPolicy = (typeof HOST_KEY_POLICIES)[number];
 
 /** A value that must never be printed. `source` says where it came from, for error messages. */
 export interface Secret {
@@ -107,6 +110,11 @@ export interface Cluster {
 export interface Inventory {
   readonly file: string; // absolute path of the inventory file
   readonly cluster: Cluster;
+  /**
+   * The OpenSSH client config to read (absolute): `ssh.config` as written, or ~/.ssh/config when that
+   * exists; absent with `ssh.config: false` or no such default file.
+   */
+  readonly sshConfig?: string;
   readonly sysctls: Readonly<Record<string, string>>;
   readonly routes: readonly Route[];
   readonly history: { readonly keep: number }; // applied versions each host keeps, for rollback

@@ -11,6 +11,7 @@ import { LabError, UsageError } from '../errors.js';
 import { ensureImage } from './image.js';
 import { ensureStandinCert, labCaFile } from './cert.js';
 import { renderInventory } from './inventory.js';
+import { SCHEMA_FILE } from '../inventory/schemaJson.js';
 import {
   allLinks,
   deleteLink,
@@ -316,6 +317,7 @@ export async function labUp(opts: LabOptions, log: (line: string) => void = noop
       identityFile: keyFile(opts.name),
       knownHostsFile: knownHostsFile(opts.name),
       hosts,
+      schemaFile: SCHEMA_FILE,
     });
     await mkdir(dirname(inventoryFile), { recursive: true });
     await writeFile(inventoryFile, inventory);

@@ -11,6 +11,8 @@ export interface InventoryInput {
   readonly identityFile: string;
   readonly knownHostsFile: string;
   readonly hosts: readonly HostState[]; // lbs first, in order
+  /** The installed package's schema/inventory.schema.json (absolute), for editors opening the file. */
+  readonly schemaFile: string;
 }
 
 /** A YAML scalar: plain when safe, otherwise double-quoted (JSON strings are valid YAML). */
@@ -18,6 +20,7 @@ const scalar = (s: string): string => (/^[A-Za-z0-9_./~@+-]+$/.test(s) ? s : JSO
 
 export function renderInventory(p: InventoryInput): string {
   const lines = [
+    `# yaml-language-server: $schema=${p.schemaFile}`,
     `# Written by \`ha-provision lab up --name ${p.name}\`: the local lab fleet. \`ha-provision lab down --name ${p.name}\` removes it.`,
     'apiVersion: ha-provision/v1',
     'cluster:',

@@ -640,3 +640,48 @@ describe('host addresses written as names', () => {
     await expect(loadInventory(file, ENV, resolverOf({}))).rejects.toThrow(`${file}: hosts.server-1.address: cannot resolve cp1.example.com to an IPv4 address on this machine (ENOTFOUND)`);
   });
 });
+
+// Keys other features build on: read and resolved here, used elsewhere.
+describe('ssh.config and cluster.endpoint', () => {
+  const withExisting = (inv: Inv, existing: string[]) =>
+    parseInventory(stringify(inv), FILE, ENV, HOME, undefined, (f) => existing.includes(f));
+
+  it.each<[string, unknown, string[], string | undefined]>([
+    ['absent, no ~/.ssh/config', undefined, [], undefined],
+    ['absent, ~/.ssh/config exists', undefined, ['/home/tester/.ssh/config'], '/home/tester/.ssh/config'],
+    ['false, though ~/.ssh/config exists', false, ['/home/tester/.ssh/config'], undefined],
+    ['a path under ~', '~/.ssh/lab_config', [], '/home/tester/.ssh/lab_config'],
+    ['a path relative to the inventory', 'ssh/config', [], '/work/inv/ssh/config'],
+    ['an absolute path (not looked for here)', '/etc/ssh/ssh_config', [], '/etc/ssh/ssh_config'],
+  ])('ssh.config %s', (_what, config, existing, expected) => {
+    const inv = withExisting(edit((i) => { if (config !== undefined) i.ssh.config = config; }), existing);
+    expect(inv.sshConfig).toBe(expected);
+  });
+
+  it('parseInventory alone takes no file to exist, so it does not depend on this machine', () => {
+    expect(parse(base()).sshConfig).toBeUndefined();
+  });
+
+  it.each<[string, unknown, string, string]>([
+    ['ssh.config true', true, 'ssh.config', 'must be a file path (absolute, relative to the inventory file, or starting with ~/) or false, got true'],
+    ['ssh.config ~user', '~bob/config', 'ssh.config', 'not ~user'],
+  ])('refuses %s', (_what, config, expectedPath, fragment) => {
+    const err = problemsOf(edit((i) => (i.ssh.config = config)));
+    expect(err.problems).toEqual([{ path: expectedPath, message: expect.stringContaining(fragment) }]);
+  });
+
+  it('ssh.config is a top-level key only', () => {
+    const err = problemsOf(edit((i) => (i.hosts['lb-1'].ssh = { config: false })));
+    expect(err.problems).toEqual([{ path: 'hosts.lb-1.ssh.config', message: expect.stringContaining('unknown key; allowed here: user, port') }]);
+  });
+
+  it('reads cluster.endpoint as written, and leaves it out when absent', () => {
+    expect(parse(edit((i) => (i.cluster.endpoint = 'k8s-api.example.com'))).cluster.endpoint).toBe('k8s-api.example.com');
+    expect(parse(base()).cluster).not.toHaveProperty('endpoint');
+  });
+
+  it.each(['https://k8s.example.com', 'k8s_api.example.com', '10.10.10.100', 'api.example.com.', 42])('refuses the endpoint %s', (endpoint) => {
+    const err = problemsOf(edit((i) => (i.cluster.endpoint = endpoint)));
+    expect(err.problems).toEqual([{ path: 'cluster.endpoint', message: expect.stringContaining('must be a DNS name clients reach the API by, like api.example.com') }]);
+  });
+});
