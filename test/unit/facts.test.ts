@@ -338,5 +338,4 @@ describe('backends', () => {
     const stdout = '10.10.10.51:6443 fail\n10.10.10.50:6443 ok\n'; // probes run in parallel: any order
     expect(backendsFact(['10.10.10.50:6443', '10.10.10.51:6443']).parse(stdout)).toEqual({ '10.10.10.50:6443': true, '10.10.10.51:6443': false });
   });
-
 });
