@@ -171,6 +171,14 @@ describe('packages', () => {
   ])('%s', (_name, stdout, expected) => {
     expect(fact.parse(stdout)).toEqual(expected);
   });
+
+  // A host that manages no package (a server) reads none: dpkg-query with no names lists every package,
+  // and those would all count as installed here.
+  it('a host that needs no packages runs no command and reads none, whatever came back', () => {
+    const none = packagesFact([]);
+    expect(none.command).toBe('');
+    expect(none.parse('bash\t5.2.15-2+b8\tii \ncurl\t7.88.1-10+deb12u14\tii \n')).toEqual({});
+  });
 });
 
 describe('sysctls', () => {
