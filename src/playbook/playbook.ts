@@ -239,10 +239,17 @@ function readDrain(raw: unknown, fail: (where: string, what: string) => never): 
   return { on, run: d.run as string, undo: d.undo as string };
 }
 
+/**
+ * `when: { has: SECTION }`: the task is part of the layout only when the inventory has that section (e.g.
+ * keepalived: one lb without it serves alone). With no inventory to ask, the task counts.
+ */
+const inventoryHasSectionFor = (task: Task, inventory: Inventory | undefined): boolean =>
+  task.when?.has === undefined || inventory === undefined || inventory.cluster[task.when.has] !== undefined;
+
 /** The services the playbook keeps running on a host of that role (what verify checks are active). */
 export const runningServices = (playbook: Playbook, role: 'lb' | 'server', inventory?: Inventory): string[] =>
   playbook.tasks.flatMap((t) =>
-    t.body.kind === 'service' && t.body.state === 'running' && (t.on === 'all' || t.on === role) && (!t.when?.has || !inventory || inventory.cluster[t.when.has] !== undefined) ? [t.body.name] : []);
+    t.body.kind === 'service' && t.body.state === 'running' && (t.on === 'all' || t.on === role) && inventoryHasSectionFor(t, inventory) ? [t.body.name] : []);
 
 /** Where a playbook drains: on this host? */
 export const drainsOn = (playbook: Playbook, host: Host): Drain | undefined =>
@@ -258,7 +265,7 @@ export const builtinPlaybook = (topology: string, mode: Mode = 'services'): stri
 
 /** The task is for this host: its role, and the inventory sections the task needs (facts come later). */
 const appliesTo = (task: Task, host: Host, inventory: Inventory): boolean =>
-  (task.on === 'all' || hasRole(host, task.on)) && (task.when?.has === undefined || inventory.cluster[task.when.has] !== undefined);
+  (task.on === 'all' || hasRole(host, task.on)) && inventoryHasSectionFor(task, inventory);
 
 const compiled = new Map<string, Promise<HandlebarsTemplateDelegate>>();
 

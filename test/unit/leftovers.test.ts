@@ -1,12 +1,8 @@
-// What an interrupted run leaves on a host, read back by the facts exec (parsers against canned output,
-// and the journal filter run for real), and the plan-time guards that keep a fleet whole: the SSH path,
+// What an interrupted run leaves on a host, read back by the facts exec (parsers against canned output;
+// the journal filter run for real is in test/integration/journal.test.ts), and the plan-time guards that keep a fleet whole: the SSH path,
 // peer-shared settings under --limit, secrets that could not be masked, and the VIP judged over every lb.
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { servicesFact, sshPathFact } from '../../src/facts/facts.js';
+import { describe, expect, it } from 'vitest';
+import { sshPathFact } from '../../src/facts/facts.js';
 import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact, runLockFact } from '../../src/facts/leftovers.js';
 import { freshHostFacts, type HostFacts } from '../../src/facts/gather.js';
 import { sshPathProblems } from '../../src/plan/preflight.js';
@@ -70,41 +66,6 @@ describe('ssh path', () => {
     ['no SSH_CLIENT (not over SSH)', '', undefined],
   ])('%s', (_name, stdout, expected) => {
     expect(sshPathFact.parse(stdout)).toEqual(expected);
-  });
-});
-
-describe('service faults from the journal, run for real through a stand-in journalctl', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'ha-journal-'));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  const read = (log: string[]): HostFacts['services'] => {
-    const journalctl = join(dir, 'journalctl');
-    writeFileSync(journalctl, `#!/bin/sh\ncat <<'EOF'\n${log.join('\n')}\nEOF\n`);
-    chmodSync(journalctl, 0o755);
-    const fact = servicesFact(['keepalived', 'haproxy'], { keepalived: ['Disabling track script', 'Unsafe permissions'] });
-    const out = spawnSync('sh', ['-c', fact.command], { encoding: 'utf8', env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
-    return fact.parse(out.stdout);
-  };
-  const LOADED = ['Starting keepalived.service - Keepalive Daemon (LVS and VRRP)...', 'Starting Keepalived v2.2.7 (01/16,2022)', 'VRRP_Script(check_apiserver) succeeded'];
-  const DISABLED = [
-    'Reloading keepalived.service - Keepalive Daemon (LVS and VRRP)...',
-    "Unsafe permissions found for script '/etc/keepalived/check_apiserver.sh' - disabling.",
-    'Disabling track script check_apiserver due to insecure',
-    'Reloaded keepalived.service - Keepalive Daemon (LVS and VRRP).',
-  ];
-  const FIXED = ['Reloading keepalived.service - Keepalive Daemon (LVS and VRRP)...', 'VRRP_Script(check_apiserver) considered successful on reload', 'Reloaded keepalived.service - Keepalive Daemon (LVS and VRRP).'];
-
-  it.each<[string, string[], string[]]>([
-    ['a clean start', LOADED, []],
-    ['a reload that disabled the track script', [...LOADED, ...DISABLED], [DISABLED[1]!, DISABLED[2]!]],
-    ['a later reload that loaded it again', [...LOADED, ...DISABLED, ...FIXED], []],
-  ])('%s', (_name, log, faults) => {
-    const services = read(log);
-    expect(services.keepalived?.faults).toEqual(faults);
-    expect(services.haproxy?.faults).toBeUndefined(); // no fault patterns: not read
   });
 });
 

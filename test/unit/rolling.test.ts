@@ -144,6 +144,29 @@ describe('rolling updates on a simulated fleet', () => {
     expect(fleet.holders()).toEqual(['lb-1']);
   });
 
+  // Before its own step, an lb still runs the old layout: the gate judges it by what its managed record
+  // says it runs (nginx), not by what the new playbook will run there (haproxy, not installed yet).
+  it('a topology switch (nginx to haproxy) rolls one lb at a time, each judged by what its record says it runs', async () => {
+    const nginx = inventoryOf((t) => t.replace('topology: haproxy-keepalived', 'topology: nginx'));
+    const fleet = await SimFleet.converged(nginx, await loadPlaybook(builtinPlaybook('nginx')));
+    expect(fleet.sim('lb-1').running()).toContain('nginx');
+
+    const report = await rollout(fleet, inventoryOf(), await builtin());
+
+    expect(report.rollout?.stopped).toBeUndefined();
+    const gates = report.rollout!.timeline.filter((e) => e.step === 'gate').map((e) => e.detail);
+    expect(gates).toEqual([
+      expect.stringContaining('healthy lbs: lb-1'), // before lb-2's step: lb-1 still runs nginx
+      expect.stringContaining('healthy lbs: lb-2'), // before lb-1's step: lb-2 runs haproxy now
+    ]);
+    expect(fleet.events.filter((e) => e.what === 'apply').map((e) => e.host)).toEqual(['lb-2', 'lb-1']);
+    expect(fleet.events.every((e) => e.holders.length === 1)).toBe(true); // the VIP served throughout
+    for (const lb of ['lb-1', 'lb-2']) {
+      expect(fleet.sim(lb).services.get('nginx')).toBe('inactive');
+      expect(fleet.sim(lb).services.get('haproxy')).toBe('active');
+    }
+  });
+
   it('refuses a step that would leave no healthy lb', async () => {
     const fleet = await SimFleet.converged(inventoryOf(), await builtin());
     // While the servers change, haproxy dies on lb-1: the VIP moves to lb-2, the next wave's host.

@@ -1,15 +1,16 @@
 // A simulated fleet behind a fake Connector, for the strategy tests: each host answers the facts exec
-// from its state, carries out an apply script's file renames and service actions, and runs the
-// playbook's drain commands. Its lbs elect a VIP holder the way keepalived does here: the highest
-// priority among those whose keepalived runs, that are not drained (track_file) and whose haproxy is up
-// (track_script). Nothing here talks to a real host.
+// from its state (the services the exec asks about, and those its managed record names besides), carries
+// out an apply script's file renames and service actions, and runs the playbook's drain commands. Its lbs
+// elect a VIP holder the way keepalived does here: the highest priority among those whose keepalived
+// runs, that are not drained (track_file) and whose proxy is up (track_script): the proxy its managed
+// record says it runs, haproxy or nginx, so a fleet can switch topology. Nothing here talks to a real host.
 import type { Connector } from '../../src/agent/agent.js';
 import { DONE_MARK, FAIL_MARK, STEP_MARK } from '../../src/apply/script.js';
 import { HostError } from '../../src/errors.js';
 import { freshHostFacts } from '../../src/facts/gather.js';
+import { MANAGED_RECORD, parseManagedRecord } from '../../src/facts/managed.js';
 import { hasRole, type Host, type Inventory } from '../../src/inventory/types.js';
-import { factNeeds, resourcesFor, type Playbook } from '../../src/playbook/playbook.js';
-import { stagedPath } from '../../src/staging.js';
+import { resourcesFor, type Playbook } from '../../src/playbook/playbook.js';
 import type { ExecResult, Transport } from '../../src/transport/transport.js';
 
 interface SimFile {
@@ -39,6 +40,11 @@ export class SimHost {
   /** The drain command fails, printing this on stderr. */
   failDrain?: string;
   constructor(readonly host: Host) {}
+
+  /** The services its managed record says it keeps running (what the last run put there). */
+  running(): readonly string[] {
+    return parseManagedRecord(this.files.get(MANAGED_RECORD)?.content ?? '').running;
+  }
 }
 
 export class SimFleet {
@@ -71,7 +77,7 @@ export class SimFleet {
 
   holders(): string[] {
     const ok = [...this.hosts.values()].filter(
-      (h) => hasRole(h.host, 'lb') && h.reachable && !h.drained && h.services.get('keepalived') === 'active' && h.services.get('haproxy') === 'active',
+      (h) => hasRole(h.host, 'lb') && h.reachable && !h.drained && h.services.get('keepalived') === 'active' && h.running().every((s) => h.services.get(s) === 'active'),
     );
     const top = ok.sort((a, b) => (b.host.priority ?? 0) - (a.host.priority ?? 0))[0];
     return top ? [top.host.name] : [];
@@ -100,7 +106,7 @@ export class SimFleet {
 
   private exec(sim: SimHost, script: string): ExecResult {
     const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
-    if (script.includes('@@ha-provision-fact ')) return ok(this.facts(sim));
+    if (script.includes('@@ha-provision-fact ')) return ok(this.facts(sim, script));
     const drain = this.playbook.drain;
     if (drain && script === drain.run) {
       if (sim.failDrain) return { code: 1, stdout: '', stderr: sim.failDrain };
@@ -132,9 +138,16 @@ export class SimFleet {
       for (const m of body.matchAll(/base64 -d > '?([^' )]+)'?\) <<'HA_PROVISION_EOF' && chown '?([^:' ]+):([^' ]+)'? \S+ && chmod '?([0-7]+)'? \S+\n([\s\S]*?)HA_PROVISION_EOF/g)) {
         staged.set(m[1]!, { owner: m[2]!, group: m[3]!, mode: m[4]!, content: Buffer.from(m[5]!.replace(/\n/g, ''), 'base64').toString('utf8') });
       }
-      for (const [path] of sim.files) {
-        const file = staged.get(stagedPath(path));
-        if (file && (body.includes(`mv -f ${stagedPath(path)} ${path}`) || body.includes(`mv -f '${stagedPath(path)}' '${path}'`))) sim.files.set(path, file);
+      for (const [staging, file] of staged) {
+        const path = stagingTarget(staging);
+        if (body.includes(`mv -f ${staging} ${path}`) || body.includes(`mv -f '${staging}' '${path}'`)) sim.files.set(path, file);
+      }
+      // apt-get installs NAME or NAME=VERSION words (options begin with -, or hold Dpkg::).
+      for (const m of body.matchAll(/apt-get install (.+)$/gm)) {
+        for (const word of m[1]!.split(' ').filter((w) => !w.startsWith('-') && !w.includes('::'))) {
+          const [name = '', version = '1.0'] = word.split('=');
+          sim.packages[name] = version;
+        }
       }
       for (const m of body.matchAll(/printf '%s\\n' '?([^' ]+)'? > '?\/proc\/sys\/([^'\n]+?)'?$/gm)) sim.sysctls[m[2]!.replace(/\//g, '.')] = m[1]!;
       for (const m of body.matchAll(/systemctl (reload|restart|reload-or-restart) '?([a-z-]+)'?/g)) {
@@ -145,19 +158,28 @@ export class SimFleet {
           out.push(`${service} did not load its config`, `${FAIL_MARK}${index}`);
           return { code: 1, stdout: `${out.join('\n')}\n`, stderr: '' };
         }
+        sim.services.set(service, 'active');
         this.events.push({ host: sim.host.name, what: `${action} ${service}`, holders: this.holders() });
+      }
+      // A service the playbook no longer runs (a topology switch leaves it behind).
+      for (const m of body.matchAll(/systemctl stop '?([a-z-]+)'?/g)) {
+        sim.services.set(m[1]!, 'inactive');
+        this.events.push({ host: sim.host.name, what: `stop ${m[1]!}`, holders: this.holders() });
       }
     }
     out.push(DONE_MARK);
     return { code: 0, stdout: `${out.join('\n')}\n`, stderr: '' };
   }
 
-  private facts(sim: SimHost): string {
+  private facts(sim: SimHost, script: string): string {
     const holds = this.holders().includes(sim.host.name);
     const section = (name: string, body: string) => `@@ha-provision-fact ${name}\n${body}`;
     const lbAddress = `2: ${sim.host.interface ?? 'eth0'}    inet ${sim.host.ip}/24 brd x scope global`;
     const vip = `2: ${sim.host.interface ?? 'eth0'}    inet ${this.inventory.cluster.vip.address}/24 scope global secondary`;
     const servers = this.inventory.hosts.filter((h) => hasRole(h, 'server'));
+    const asked = askedServices(script);
+    const recorded = parseManagedRecord(sim.files.get(MANAGED_RECORD)?.content ?? '').services.filter((n) => !asked.includes(n));
+    const shown = (name: string): string => `ActiveState=${sim.services.get(name) ?? 'inactive'}\nUnitFileState=enabled`;
     return [
       section('os', 'ID=debian\nVERSION_ID=12'),
       section('packageManager', 'apt-get'),
@@ -168,9 +190,20 @@ export class SimFleet {
       section('addresses', [lbAddress, ...(holds ? [vip] : [])].join('\n')),
       // As the facts' one stat and one `cat | base64` print them, and systemctl show's blocks in the order asked.
       section('files', [...[...sim.files].map(([p, f]) => `@file ${p}\n${f.owner} ${f.group} ${parseInt(f.mode, 8).toString(8)} ${Buffer.byteLength(f.content)}`), '@content', Buffer.from([...sim.files.values()].map((f) => f.content).join('')).toString('base64')].join('\n')),
-      section('services', factNeeds(this.playbook, this.inventory, sim.host).services.map((n) => `ActiveState=${sim.services.get(n) ?? 'inactive'}\nUnitFileState=enabled`).join('\n\n')),
+      section('services', asked.map(shown).join('\n\n')),
       section('backends', hasRole(sim.host, 'lb') ? servers.map((s) => `${s.address}:${this.inventory.cluster.backendPort} ${this.sim(s.name).reachable ? 'ok' : 'fail'}`).join('\n') : ''),
+      // The record's services the exec did not ask about, as managedFact prints them (their files: none here).
+      section('managed', `@@managed-services\n${recorded.length ? `${recorded.join(' ')}\n${recorded.map(shown).join('\n\n')}` : ''}`),
       section('end', ''),
     ].join('\n');
   }
+}
+
+/** The path a staged copy replaces: the inverse of stagedPath (src/staging.ts). */
+const stagingTarget = (staging: string): string => staging.replace(/\/\.([^/]+)\.ha-provision-new$/, '/$1');
+
+/** The units the facts exec asks `systemctl show` about, in its order (names need no quoting). */
+function askedServices(script: string): string[] {
+  const line = /^systemctl show -p \S+ (.+?) 2>\/dev\/null$/m.exec(script)?.[1] ?? '';
+  return line.split(' ').filter(Boolean).map((unit) => unit.replace(/\.service$/, ''));
 }

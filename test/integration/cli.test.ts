@@ -1,21 +1,21 @@
-// The CLI as a user meets it: bad input is refused before any connection opens, with exit 1 and an
-// error naming the file and key; --help and --version answer. Needs the build (npm test builds first).
+// The CLI as a user meets it (node dist/cli/main.js, rebuilt first if stale): bad input is refused before
+// any connection opens, with exit 1 and an error naming the file and key; --help and --version answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
-import { asksFirst } from '../../src/cli/confirm.js';
+import { builtCli } from './built.js';
 
-const cli = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'ha-cli-'));
 let server: Server;
 let port = 0;
 let connections = 0;
+let cli: string;
 
 beforeAll(async () => {
+  cli = builtCli();
   // Stands where sshd would: counts connections, answers nothing.
   server = createServer((socket) => {
     connections += 1;
@@ -164,16 +164,5 @@ describe('ha-provision CLI', () => {
     const r = await runCli(['frobnicate']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('unknown command "frobnicate"');
-  });
-});
-
-describe('asking before applying', () => {
-  // --json used to imply --yes: on a TTY, `up --json` applied without asking.
-  it.each<[string, { tty: boolean; yes: boolean }, boolean]>([
-    ['a TTY', { tty: true, yes: false }, true],
-    ['a TTY with --yes', { tty: true, yes: true }, false],
-    ['no TTY (the plan is printed, then applied)', { tty: false, yes: false }, false],
-  ])('%s', (_what, how, asks) => {
-    expect(asksFirst(how)).toBe(asks);
   });
 });
