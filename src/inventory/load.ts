@@ -15,6 +15,8 @@ import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Docum
 import { InventoryError, UsageError, type InventoryProblem } from '../errors.js';
 import { formatIpv4, maskOf, parseIpv4 } from './ipv4.js';
 import { NOTHING_RESOLVED, resolveNames, systemResolver, type Resolution, type Resolver } from './resolve.js';
+import { sshConfigSetting, type SshConfigFile } from './sshConfigFile.js';
+import { effectiveSsh } from './sshEffective.js';
 import { checkTimeZone, parseWindows } from '../rollout/window.js';
 import type {
   Cluster,
@@ -62,8 +64,9 @@ export async function parseAndResolveInventory(
 }
 
 /**
- * Pure: validates inventory text. `file` names it in errors and anchors relative paths. A host written
- * as a name takes its IP from `resolved` (resolveNames); without one there it is a problem.
+ * Validates inventory text; reads nothing but the ssh config it names (ssh.config, by default
+ * `homeDir`/.ssh/config if there is one). `file` names it in errors and anchors relative paths. A host
+ * written as a name takes its IP from `resolved` (resolveNames); without one there it is a problem.
  */
 export function parseInventory(
   text: string,
@@ -106,9 +109,10 @@ function complete({ file, ctx, draft }: Checked, resolved: Resolution): Inventor
       continue;
     }
     const failure = resolved.failures.get(h.address);
+    const alias = draft.sshConfig && !h.sshSources?.alias ? ` (it is no Host alias with a HostName in ${h.sshSources?.config ?? draft.sshConfig} either)` : '';
     ctx.p.add(['hosts', h.name, 'address'], failure === undefined
-      ? `${h.address} is a host name and was not resolved to an IPv4 address`
-      : `cannot resolve ${h.address} to an IPv4 address on this machine (${failure}); fix the name or its DNS record, or write the IPv4 address`);
+      ? `${h.address} is a host name and was not resolved to an IPv4 address${alias}`
+      : `cannot resolve ${h.address} to an IPv4 address on this machine (${failure})${alias}; fix the name or its DNS record, or write the IPv4 address`);
   }
   // With every IP known from the start, the first step already ran these rules, and found nothing.
   if (ctx.p.count === 0 && draft.hosts.some((h) => h.ip === undefined)) checkAddresses(ctx, draft.cluster, hosts);
@@ -547,7 +551,7 @@ const CHECK_KEYS = ['interval', 'fall', 'rise', 'weight'];
 const TIMEOUT_KEYS = ['connect', 'client', 'server', 'check', 'queue'] as const;
 const SSH_KEYS = [
   'user', 'port', 'identityFile', 'password', 'sudoPassword', 'agent', 'knownHostsFile', 'hostKeyPolicy', 'jumpHost',
-  'connectTimeout', 'commandTimeout', 'keepaliveInterval',
+  'connectTimeout', 'commandTimeout', 'keepaliveInterval', 'config',
 ];
 const HOST_KEYS = ['address', 'roles', 'interface', 'priority', 'ssh'];
 const ROUTE_KEYS = ['to', 'via', 'dev'];
@@ -585,12 +589,13 @@ function validate(root: unknown, ctx: Ctx, absFile: string): Draft | undefined {
 
   const cluster = validateCluster(ctx, top.get('cluster'));
   const sshDefaults = sshOverrides(ctx, top.get('ssh'), ['ssh']);
+  const sshConfig = readSshConfigSetting(ctx, top.get('ssh'));
   const sysctls = validateSysctls(ctx, top.get('sysctls'));
   const routes = validateRoutes(ctx, top.get('routes'));
   // Priorities rank keepalived's lbs; a layout without keepalived (kube-vip elects a leader) needs none.
   const rawCluster = top.get('cluster');
   const vrrp = !(rawCluster instanceof Map) || !absent(rawCluster.get('keepalived'));
-  const hosts = validateHosts(ctx, top.get('hosts'), sshDefaults, vrrp);
+  const hosts = validateHosts(ctx, top.get('hosts'), { explicit: sshDefaults, config: sshConfig }, vrrp);
   // How many applied versions each host keeps for `rollback`.
   const h = mapping(ctx, top.get('history'), ['history'], ['keep'], '{ keep: 10 }');
   const keep = absent(h?.get('keep')) ? 10 : int(ctx, h?.get('keep'), ['history', 'keep'], 1, 1000);
@@ -603,7 +608,7 @@ function validate(root: unknown, ctx: Ctx, absFile: string): Draft | undefined {
   if (withWeight && hosts) checkClusterAgainstHosts(ctx, withWeight, hosts);
   if (hosts) checkAddresses(ctx, withWeight, hosts);
   if (ctx.p.count > 0 || !withWeight || !hosts || keep === undefined) return undefined;
-  return { file: absFile, cluster: withWeight, sysctls, routes, history: { keep }, packages, maintenance, hosts };
+  return { file: absFile, ...(sshConfig ? { sshConfig: sshConfig.file } : {}), cluster: withWeight, sysctls, routes, history: { keep }, packages, maintenance, hosts };
 }
 
 /** No `keepalived.check.weight` key at all (`weight: 0` is an explicit choice: FAULT on failure). */
@@ -780,6 +785,23 @@ function sshOverrides(ctx: Ctx, v: unknown, segs: Segs): SshOverrides {
   return out;
 }
 
+/** ssh.config: a path, false (none), or absent/true (~/.ssh/config when that file exists). */
+function readSshConfigSetting(ctx: Ctx, ssh: unknown): SshConfigFile | undefined {
+  const v = ssh instanceof Map ? ssh.get('config') : undefined;
+  if (v === false) return undefined;
+  const file = absent(v) || v === true ? true : localPath(ctx, v, ['ssh', 'config']);
+  if (file === undefined) return undefined;
+  const read = sshConfigSetting(file === true ? undefined : file, ctx.home);
+  if ('problem' in read) ctx.p.add(['ssh', 'config'], read.problem);
+  return 'config' in read ? read.config : undefined;
+}
+
+/** The inventory's top-level ssh: keys it writes, and the ssh config they take precedence over. */
+interface SshBase {
+  readonly explicit: SshOverrides;
+  readonly config: SshConfigFile | undefined;
+}
+
 function sshDefaults(home: string): SshSettings {
   return {
     user: 'root',
@@ -892,7 +914,7 @@ function validateRoutes(ctx: Ctx, v: unknown): Route[] {
   return out;
 }
 
-function validateHosts(ctx: Ctx, v: unknown, sshBase: SshOverrides, vrrp: boolean): DraftHost[] | undefined {
+function validateHosts(ctx: Ctx, v: unknown, sshBase: SshBase, vrrp: boolean): DraftHost[] | undefined {
   if (!required(ctx, v, ['hosts'], 'a mapping of host name → { address, roles, … } with at least one lb and one server')) return undefined;
   if (!(v instanceof Map)) {
     ctx.p.add(['hosts'], `must be a mapping of host name → { address, roles, … }, got ${show(v)}`);
@@ -908,7 +930,7 @@ function validateHosts(ctx: Ctx, v: unknown, sshBase: SshOverrides, vrrp: boolea
   return complete ? out : undefined;
 }
 
-function validateHost(ctx: Ctx, name: string, v: unknown, sshBase: SshOverrides, vrrp: boolean): DraftHost | undefined {
+function validateHost(ctx: Ctx, name: string, v: unknown, sshBase: SshBase, vrrp: boolean): DraftHost | undefined {
   const segs = ['hosts', name];
   const at = (...rest: Seg[]): Seg[] => [...segs, ...rest];
   const nameOk = token(ctx, name, segs, { ...NAME, allowed: `a host name of ${NAME.allowed}` }) !== undefined;
@@ -960,16 +982,23 @@ function validateHost(ctx: Ctx, name: string, v: unknown, sshBase: SshOverrides,
     lbOk = iface !== undefined && (priority !== undefined || (!vrrp && absent(h.get('priority'))));
   }
 
-  const base = sshDefaults(ctx.home);
-  const ssh: SshSettings = { ...base, ...sshBase, ...sshOverrides(ctx, h.get('ssh'), at('ssh')) };
+  const ownSsh = h.get('ssh');
+  if (ownSsh instanceof Map && ownSsh.has('config')) ctx.p.add(at('ssh', 'config'), 'is read from the top-level ssh: block only (one ssh config for the whole inventory)');
+  const hostSsh = sshOverrides(ctx, ownSsh, at('ssh'));
+  // The ssh config is looked up for the address as written: it may be a Host alias (sshEffective.ts).
+  const effective = address === undefined ? undefined : effectiveSsh(
+    { name, address, defaults: sshDefaults(ctx.home), top: sshBase.explicit, host: hostSsh, config: sshBase.config, home: ctx.home },
+    (where, message) => ctx.p.add(where, message),
+  );
 
-  if (!nameOk || address === undefined || roles === undefined || !lbOk) return undefined;
+  if (!nameOk || effective === undefined || roles === undefined || !lbOk) return undefined;
   return {
-    name, address, roles,
-    ...(parseIpv4(address) !== undefined ? { ip: address } : {}),
+    name, address: effective.address, roles,
+    ...(parseIpv4(effective.address) !== undefined ? { ip: effective.address } : {}),
     ...(iface !== undefined ? { interface: iface } : {}),
     ...(priority !== undefined ? { priority } : {}),
-    ssh,
+    ssh: effective.ssh,
+    sshSources: effective.sources,
   };
 }
 

@@ -109,6 +109,17 @@ describe('parseInventory: valid input', () => {
         commandTimeoutMs: 300_000,
         keepaliveIntervalMs: 15_000,
       },
+      sshSources: {
+        config: null,
+        hostName: { value: '10.10.10.98', from: 'inventory hosts.lb-1.address' },
+        user: { value: 'root', from: 'inventory ssh.user' },
+        port: { value: 22, from: 'default' },
+        identityFile: { value: '/home/tester/.ssh/id_ed25519', from: 'inventory ssh.identityFile' },
+        knownHostsFile: { value: '/home/tester/.ssh/known_hosts', from: 'default' },
+        hostKeyPolicy: { value: 'strict', from: 'default' },
+        connectTimeout: { value: '10s', from: 'default' },
+        proxyJump: { value: null, from: 'default', hops: [] },
+      },
     });
     expect(inv.hosts[2]).not.toHaveProperty('priority');
     expect(inv.hosts[2]).not.toHaveProperty('interface');
@@ -163,6 +174,12 @@ describe('parseInventory: valid input', () => {
       knownHostsFile: '/work/inv/known',
       hostKeyPolicy: 'accept-new',
       jumpHost: 'bastion.example.com:2200',
+      // ssh.jumpHost: the host's user and keys, as before; its own port.
+      proxyJump: [{
+        spec: 'bastion.example.com:2200', address: 'bastion.example.com', port: 2200, user: 'admin',
+        password: { value: 'pa ss word', source: 'env SSH_PASS' }, useAgent: false, knownHostsFile: '/work/inv/known',
+        hostKeyPolicy: 'accept-new', connectTimeoutMs: 3_000, keepaliveIntervalMs: 60_000,
+      }],
       connectTimeoutMs: 3_000,
       commandTimeoutMs: 600_000,
       keepaliveIntervalMs: 60_000,
