@@ -22,8 +22,11 @@ export type ConfigValues = Partial<Record<HonouredKey, ConfigValue>>;
 export interface SshConfigFile {
   readonly file: string; // absolute
   readonly shown: string; // ~/… under the home directory: how sources name it
-  /** What applies to `host` (a Host alias, name or address as typed on ssh's command line). */
-  lookup(host: string): ConfigValues;
+  /**
+   * What applies to `host` (a Host alias, name or address as typed on ssh's command line); `user`: one
+   * given outside the file (as `ssh -l`), which `Match user` then sees.
+   */
+  lookup(host: string, user?: string): ConfigValues;
 }
 
 /** A config that cannot be read or used; the message names the file (and line). */
@@ -48,7 +51,7 @@ export function readSshConfig(file: string, home: string): SshConfigFile {
   return {
     file,
     shown: showPath(file, home),
-    lookup: (host) => valuesFor(config, host),
+    lookup: (host, user) => valuesFor(config, host, user),
   };
 }
 
@@ -206,9 +209,9 @@ function markSources(lines: Line[]): void {
   }
 }
 
-function valuesFor(config: SSHConfig, host: string): ConfigValues {
+function valuesFor(config: SSHConfig, host: string, user: string | undefined): ConfigValues {
   // `Match exec` would run a command while the inventory loads: it never matches here.
-  const computed = config.compute(host, { matchExec: false });
+  const computed = config.compute(user === undefined ? { Host: host } : { Host: host, User: user }, { matchExec: false });
   const out: { [K in HonouredKey]?: ConfigValue } = {};
   for (const key of HONOURED_KEYS) {
     const raw = computed[key];

@@ -47,7 +47,8 @@ type Key = keyof typeof INVENTORY_KEY;
 export function effectiveSsh(input: SshInputs, report: Report): EffectiveSsh | undefined {
   const { name, address, config } = input;
   const at: readonly (string | number)[] = ['hosts', name, 'address'];
-  const found = config?.lookup(address) ?? {};
+  // A user the inventory names is the one `Match user` sees, as with `ssh -l`.
+  const found = config?.lookup(address, input.host.user ?? input.top.user) ?? {};
   const bad: string[] = [];
   const fromConfig = <T>(value: ConfigValue | undefined, convert: (raw: string) => T | string): Sourced<T> | undefined => configured(value, convert, bad);
   const explicit = <K extends Key>(key: K): Sourced<SshSettings[K]> | undefined => {
@@ -69,12 +70,13 @@ export function effectiveSsh(input: SshInputs, report: Report): EffectiveSsh | u
   const policy = explicit('hostKeyPolicy') ?? fromConfig<HostKeyPolicy>(found.StrictHostKeyChecking, policyOf) ?? fallback('hostKeyPolicy');
   const timeout = explicit('connectTimeoutMs') ?? fromConfig(found.ConnectTimeout, timeoutOf) ?? fallback('connectTimeoutMs');
 
-  const ssh: SshSettings = {
-    ...input.defaults, ...input.top, ...input.host,
+  // The other settings (password, agent, command timeout…) are the inventory's alone.
+  const { identityFile: _decidedAbove, ...inventoryOnly } = { ...input.defaults, ...input.top, ...input.host };
+  const direct: SshSettings = {
+    ...inventoryOnly,
     user: user.value, port: port.value, knownHostsFile: knownHosts.value, hostKeyPolicy: policy.value, connectTimeoutMs: timeout.value,
+    ...(identity.value !== undefined ? { identityFile: identity.value } : {}),
   };
-  if (identity.value !== undefined) (ssh as { identityFile?: string }).identityFile = identity.value;
-  else delete (ssh as { identityFile?: string }).identityFile;
 
   // The jump chain: ssh.jumpHost (the host's user and keys, as always), else the ssh config's ProxyJump.
   const jumpHost = explicit('jumpHost');
@@ -84,8 +86,9 @@ export function effectiveSsh(input: SshInputs, report: Report): EffectiveSsh | u
     jumpFrom = { value: jumpHost.value, from: jumpHost.from };
     const segs = jumpHost.from.startsWith('inventory hosts.') ? ['hosts', name, 'ssh', 'jumpHost'] : ['ssh', 'jumpHost'];
     const same = `as the host's (ssh.jumpHost: same user and keys)`;
+    const { user: u, useAgent, knownHostsFile, hostKeyPolicy, connectTimeoutMs, keepaliveIntervalMs, identityFile, password } = direct;
     const base: HopBase = {
-      settings: { user: ssh.user, useAgent: ssh.useAgent, knownHostsFile: ssh.knownHostsFile, hostKeyPolicy: ssh.hostKeyPolicy, connectTimeoutMs: ssh.connectTimeoutMs, keepaliveIntervalMs: ssh.keepaliveIntervalMs, ...(ssh.identityFile ? { identityFile: ssh.identityFile } : {}), ...(ssh.password ? { password: ssh.password } : {}) },
+      settings: { user: u, useAgent, knownHostsFile, hostKeyPolicy, connectTimeoutMs, keepaliveIntervalMs, ...(identityFile ? { identityFile } : {}), ...(password ? { password } : {}) },
       from: same,
     };
     if (jumpHost.value.toLowerCase() !== 'none') chain = hopChain([jumpHost.value], jumpHost.from, base, input, (m) => report(segs, m), []);
@@ -98,7 +101,7 @@ export function effectiveSsh(input: SshInputs, report: Report): EffectiveSsh | u
 
   for (const message of bad) report(at, `${address}: ${message}`);
   if (bad.length > 0 || !chain) return undefined;
-  if (chain.hops.length > 0) (ssh as { proxyJump?: readonly JumpHop[] }).proxyJump = chain.hops;
+  const ssh: SshSettings = chain.hops.length > 0 ? { ...direct, proxyJump: chain.hops } : direct;
   const sources: SshSources = {
     config: config?.shown ?? null,
     ...(hostName.value !== address ? { alias: address } : {}),
@@ -190,7 +193,7 @@ function hopChain(specs: readonly string[], listFrom: string, base: HopBase, inp
       for (const p of problems) report(p);
       return undefined;
     }
-    const { identityFile: _unused, ...rest } = base.settings;
+    const { identityFile: _chosenAbove, ...rest } = base.settings;
     out.hops.push({
       ...rest, spec, address: hostName.value, port: port.value, user: user.value, knownHostsFile: knownHosts.value, hostKeyPolicy: policy.value,
       ...(identity.value !== undefined ? { identityFile: identity.value } : {}),

@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { InventoryError } from '../../src/errors.js';
 import { parseAndResolveInventory, parseInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/types.js';
+import { jsonReport } from '../../src/cli/output.js';
 
 const ENV = { HA_KEEPALIVED_PASS: 'k33pPass' } as NodeJS.ProcessEnv;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -80,6 +81,9 @@ describe('ssh config: effective settings and where they came from', () => {
     ['Match host sees the HostName',
       { config: `${ALIASES}Match host 10.10.10.9*\n  Port 2201\n` }, 'lb-2',
       { port: { value: 2201, from: '~/.ssh/config:6 (Match host 10.10.10.9*)' } }],
+    ['Match user sees the user the inventory names',
+      { config: `${ALIASES}Match user deploy\n  Port 2202\n`, edit: (i) => { i.hosts['lb-1'].ssh = { user: 'deploy' }; } }, 'lb-1',
+      { port: { value: 2202, from: '~/.ssh/config:6 (Match user deploy)' } }],
     ['Include (relative to ~/.ssh, globbed) at the top of the file',
       { config: `Include conf.d/*.conf\n${ALIASES}`, files: { '.ssh/conf.d/10-lb.conf': 'Host lb-*\n  User included\n' } }, 'lb-1',
       { user: { value: 'included', from: '~/.ssh/conf.d/10-lb.conf:2 (Host lb-*)' } }],
@@ -137,6 +141,14 @@ describe('ssh config: effective settings and where they came from', () => {
       knownHostsFile: `${dir}/.ssh/known_hosts`, hostKeyPolicy: 'strict', connectTimeoutMs: 3_000, keepaliveIntervalMs: 15_000,
     }]);
     expect(inventory.hosts[2]!.ssh.proxyJump).toBeUndefined();
+  });
+
+  it('plan --json carries each host\'s settings and sources, as loaded', () => {
+    const { inventory } = load({ config: `${ALIASES}Host lb-*\n  User deploy\n` });
+    const hosts = inventory.hosts.map((h) => ({ host: h.name, status: 'in-sync' as const, changes: [], execs: 1, connections: 1, notes: [], ...(h.sshSources ? { ssh: h.sshSources } : {}) }));
+    const json = JSON.parse(jsonReport({ hosts, checks: [], aborted: false }, (s) => s, 'plan')) as { hosts: { ssh: { user: unknown } }[] };
+    expect(json.hosts[0]!.ssh.user).toEqual({ value: 'deploy', from: '~/.ssh/config:6 (Host lb-*)' });
+    expect(json.hosts[2]!.ssh.user).toEqual({ value: 'root', from: 'default' });
   });
 
   it('a host name HostName is resolved, not the alias', async () => {
