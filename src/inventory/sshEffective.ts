@@ -3,6 +3,7 @@
 // looked up for the address as written, so an address may be a Host alias; its HostName is then where the
 // host is. Also the jump chain (ssh.jumpHost, or ProxyJump with each hop's own settings), and where every
 // value came from, for `facts` and `plan --json`.
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseIpv4 } from './ipv4.js';
@@ -64,7 +65,7 @@ export function effectiveSsh(input: SshInputs, report: Report): EffectiveSsh | u
   const port = explicit('port') ?? fromConfig(found.Port, portOf) ?? fallback('port');
   const tokens = tokensFor(input.home, hostName.value, address, port.value, user.value);
   const identity: Sourced<string | undefined> = explicit('identityFile')
-    ?? fromConfig(found.IdentityFile, (raw) => (raw.toLowerCase() === 'none' ? undefined : pathOf(raw, tokens)))
+    ?? present(fromConfig(found.IdentityFile, (raw) => (raw.toLowerCase() === 'none' ? undefined : pathOf(raw, tokens))))
     ?? fallback('identityFile');
   const knownHosts = explicit('knownHostsFile') ?? fromConfig(found.UserKnownHostsFile, (raw) => knownHostsOf(raw, tokens)) ?? fallback('knownHostsFile');
   const policy = explicit('hostKeyPolicy') ?? fromConfig<HostKeyPolicy>(found.StrictHostKeyChecking, policyOf) ?? fallback('hostKeyPolicy');
@@ -184,7 +185,7 @@ function hopChain(specs: readonly string[], listFrom: string, base: HopBase, inp
       return undefined;
     }
     const tokens = tokensFor(input.home, hostName.value, alias, port.value, user.value);
-    const identity: Sourced<string | undefined> = conf(found.IdentityFile, (raw) => (raw.toLowerCase() === 'none' ? undefined : pathOf(raw, tokens)))
+    const identity: Sourced<string | undefined> = present(conf(found.IdentityFile, (raw) => (raw.toLowerCase() === 'none' ? undefined : pathOf(raw, tokens))))
       ?? { value: base.settings.identityFile, from: baseFrom('identityFile') };
     const knownHosts = conf(found.UserKnownHostsFile, (raw) => knownHostsOf(raw, tokens)) ?? { value: base.settings.knownHostsFile, from: baseFrom('knownHostsFile') };
     const policy = conf<HostKeyPolicy>(found.StrictHostKeyChecking, policyOf) ?? { value: base.settings.hostKeyPolicy, from: baseFrom('hostKeyPolicy') };
@@ -276,6 +277,15 @@ function pathOf(raw: string, tokens: Tokens): string {
   if (p === '~' || p.startsWith('~/')) p = path.join(tokens.d ?? '', p.slice(1));
   else if (p.startsWith('~')) return `!${raw}: only ~ or ~/… (your own home) is supported, not ~user`;
   return path.resolve(p);
+}
+
+/**
+ * ssh skips an IdentityFile of its config that does not exist (a `Host *` default key, say) and goes on
+ * with the agent: so does this tool, saying so in the source. The inventory's own identityFile must exist.
+ */
+function present(identity: Sourced<string | undefined> | undefined): Sourced<string | undefined> | undefined {
+  if (identity?.value === undefined || existsSync(identity.value)) return identity;
+  return { value: undefined, from: `${identity.from}: ${identity.value} does not exist, skipped as ssh does` };
 }
 
 const durationText = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);

@@ -76,8 +76,11 @@ describe('ssh config: effective settings and where they came from', () => {
       { config: `${ALIASES}Host *\n  User cfg\n  Port 2200\n  StrictHostKeyChecking no\n`, edit: (i) => { i.ssh = { user: 'top' }; i.hosts['lb-1'].ssh = { port: 2222 }; } }, 'lb-1',
       { user: { value: 'top', from: 'inventory ssh.user' }, port: { value: 2222, from: 'inventory hosts.lb-1.ssh.port' }, hostKeyPolicy: { value: 'off', from: '~/.ssh/config:8 (Host *)' } }],
     ['~ and % tokens in IdentityFile and UserKnownHostsFile; the first IdentityFile and known_hosts file',
-      { config: `${ALIASES}Host lb-*\n  User deploy\n  IdentityFile ~/.ssh/%n_%r_%p\n  IdentityFile ~/.ssh/second\n  UserKnownHostsFile %d/kh/%h /etc/other\n` }, 'lb-1',
+      { config: `${ALIASES}Host lb-*\n  User deploy\n  IdentityFile ~/.ssh/%n_%r_%p\n  IdentityFile ~/.ssh/second\n  UserKnownHostsFile %d/kh/%h /etc/other\n`, files: { '.ssh/lb-1_deploy_22': 'key' } }, 'lb-1',
       { identityFile: { value: 'HOME/.ssh/lb-1_deploy_22', from: '~/.ssh/config:7 (Host lb-*)' }, knownHostsFile: { value: 'HOME/kh/10.10.10.98', from: '~/.ssh/config:9 (Host lb-*)' } }],
+    ['an IdentityFile that does not exist is skipped, as ssh skips it',
+      { config: `${ALIASES}Host *\n  IdentityFile ~/.ssh/id_missing\n` }, 'lb-1',
+      { identityFile: { value: null, from: '~/.ssh/config:6 (Host *): HOME/.ssh/id_missing does not exist, skipped as ssh does' } }],
     ['Match host sees the HostName',
       { config: `${ALIASES}Match host 10.10.10.9*\n  Port 2201\n` }, 'lb-2',
       { port: { value: 2201, from: '~/.ssh/config:6 (Match host 10.10.10.9*)' } }],
@@ -88,7 +91,7 @@ describe('ssh config: effective settings and where they came from', () => {
       { config: `Include conf.d/*.conf\n${ALIASES}`, files: { '.ssh/conf.d/10-lb.conf': 'Host lb-*\n  User included\n' } }, 'lb-1',
       { user: { value: 'included', from: '~/.ssh/conf.d/10-lb.conf:2 (Host lb-*)' } }],
     ['a ProxyJump list: each hop with its own settings, a user@ and :port in the list winning',
-      { config: `${ALIASES}Host lb-*\n  ProxyJump ops@bastion:2222,jump2\nHost bastion\n  HostName 10.9.0.1\n  User nobody\n  IdentityFile ~/.ssh/bastion\n  StrictHostKeyChecking accept-new\n  UserKnownHostsFile ~/.ssh/bastion_known\nHost jump2\n  HostName 10.9.0.2\n` }, 'lb-1',
+      { config: `${ALIASES}Host lb-*\n  ProxyJump ops@bastion:2222,jump2\nHost bastion\n  HostName 10.9.0.1\n  User nobody\n  IdentityFile ~/.ssh/bastion\n  StrictHostKeyChecking accept-new\n  UserKnownHostsFile ~/.ssh/bastion_known\nHost jump2\n  HostName 10.9.0.2\n`, files: { '.ssh/bastion': 'key' } }, 'lb-1',
       { proxyJump: { value: 'ops@bastion:2222,jump2', from: '~/.ssh/config:6 (Host lb-*)', hops: [
         { hop: 'ops@bastion:2222', hostName: { value: '10.9.0.1', from: '~/.ssh/config:8 (Host bastion)' }, user: { value: 'ops', from: '~/.ssh/config:6 (Host lb-*) (ops@bastion:2222)' }, port: { value: 2222, from: '~/.ssh/config:6 (Host lb-*) (ops@bastion:2222)' }, identityFile: { value: 'HOME/.ssh/bastion', from: '~/.ssh/config:10 (Host bastion)' }, hostKeyPolicy: { value: 'accept-new', from: '~/.ssh/config:11 (Host bastion)' }, knownHostsFile: { value: 'HOME/.ssh/bastion_known', from: '~/.ssh/config:12 (Host bastion)' } },
         { hop: 'jump2', hostName: { value: '10.9.0.2', from: '~/.ssh/config:14 (Host jump2)' }, user: { value: 'root', from: 'default' }, port: { value: 22, from: 'default' }, identityFile: { value: null, from: 'default' }, hostKeyPolicy: { value: 'strict', from: 'default' } },
@@ -135,7 +138,7 @@ describe('ssh config: effective settings and where they came from', () => {
   });
 
   it('the settings connect with: ssh.proxyJump holds each hop with its own user, port, key and known_hosts', () => {
-    const { inventory, home: dir } = load({ config: `${ALIASES}Host lb-*\n  ProxyJump b\nHost b\n  HostName bastion.example.com\n  User jump\n  Port 2022\n  IdentityFile ~/.ssh/b\n  ConnectTimeout 3\n` });
+    const { inventory, home: dir } = load({ config: `${ALIASES}Host lb-*\n  ProxyJump b\nHost b\n  HostName bastion.example.com\n  User jump\n  Port 2022\n  IdentityFile ~/.ssh/b\n  ConnectTimeout 3\n`, files: { '.ssh/b': 'key' } });
     expect(inventory.hosts[0]!.ssh.proxyJump).toEqual([{
       spec: 'b', address: 'bastion.example.com', port: 2022, user: 'jump', identityFile: `${dir}/.ssh/b`, useAgent: true,
       knownHostsFile: `${dir}/.ssh/known_hosts`, hostKeyPolicy: 'strict', connectTimeoutMs: 3_000, keepaliveIntervalMs: 15_000,
