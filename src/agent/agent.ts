@@ -40,7 +40,7 @@ export class HostAgent {
   }
 
   get execCount(): number {
-    return this.#transport?.execCount ?? 0;
+    return this.#execsBefore + (this.#transport?.execCount ?? 0);
   }
 
   /** SSH connections opened to this host (attempts included): the round-trip budget is one per run. */
@@ -49,6 +49,7 @@ export class HostAgent {
   }
 
   #connections = 0;
+  #execsBefore = 0; // execs on connections already released
   #connecting?: Promise<Transport>;
 
   private async transport(): Promise<Transport> {
@@ -174,5 +175,18 @@ export class HostAgent {
 
   close(): void {
     this.#transport?.close();
+  }
+
+  /**
+   * Closes the connection now, for a host the run needs no more (planned in sync): a fleet of hundreds
+   * does not hold hundreds of sessions open while the confirmation prompt waits. Used again, it reconnects
+   * (and the report counts that connection).
+   */
+  release(): void {
+    if (!this.#transport) return;
+    this.#execsBefore += this.#transport.execCount;
+    this.#transport.close();
+    this.#transport = undefined;
+    this.#connecting = undefined;
   }
 }

@@ -38,6 +38,15 @@ export interface RunReport {
   readonly aborted: boolean; // the user declined the plan
   readonly order?: readonly string[]; // a rolling strategy's order of work, as shown with the plan
   readonly rollout?: StrategyOutcome; // its timeline, and where it stopped
+  /** Where the run's time went, in ms: reading and planning, the confirmation prompt, applying, verifying. */
+  readonly phases?: Phases;
+}
+
+export interface Phases {
+  readonly planMs: number;
+  readonly confirmMs: number;
+  readonly applyMs: number;
+  readonly verifyMs: number;
 }
 
 export interface Progress {
@@ -99,6 +108,14 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
   const identity = runIdentity(options.forceUnlock);
   const errors = new Map<string, string>();
   const applied = new Map<string, readonly Change[]>();
+  const clock = { start: Date.now(), planned: 0, confirmed: 0, applied: 0 };
+  const phases = (): Phases => {
+    const now = Date.now();
+    const planned = clock.planned || now;
+    const confirmed = clock.confirmed || planned;
+    const appliedAt = clock.applied || confirmed;
+    return { planMs: planned - clock.start, confirmMs: confirmed - planned, applyMs: appliedAt - confirmed, verifyMs: now - appliedAt };
+  };
 
   const report = (agent: HostAgent): HostReport => {
     const error = errors.get(agent.host.name);
@@ -137,7 +154,10 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
         agent.notes.push(lock.alive ? `a run is in progress on this host: ${lock.holder}` : `a stale lock is left by ${lock.holder} (its run ended without releasing it); the next up takes it over`);
       }
     }
+    // A server planned in sync is done with: only the lbs are read again (verify, a rollout's gates).
+    for (const agent of agents) if (agent.changes.length === 0 && !hasRole(agent.host, 'lb') && !errors.has(agent.host.name)) agent.release();
     const planned = agents.map(report);
+    clock.planned = Date.now();
     const anyChange = planned.some((r) => r.status === 'pending');
     // Half a fleet is not changed on a plan that could not see the other half (an lb left on an
     // old keepalived config beside a new one is how a VIP gets lost).
@@ -169,13 +189,15 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const order = anyChange && !unplanned ? await strategy.preview(fleet).catch((e: Error) => [`cannot order the rollout: ${redact(e.message)}`]) : [];
     if (options.expectPlan && !unplanned) options.expectPlan(planned);
     if (options.apply && (unplanned || (anyChange && options.confirm && !(await options.confirm(planned, order))))) {
-      return { hosts: planned, checks: [], aborted: true, ...(order.length ? { order } : {}) };
+      return { hosts: planned, checks: [], aborted: true, ...(order.length ? { order } : {}), phases: phases() };
     }
+    clock.confirmed = Date.now();
     let outcome: StrategyOutcome | undefined;
     if (options.apply) {
       progress.phase?.('apply');
       outcome = await strategy.apply(fleet);
     }
+    clock.applied = Date.now();
     if (options.verify) progress.phase?.('verify');
     // After an lb changed, the holder must stay put for a while: a split pair only shows seconds later.
     const lbChanged = agents.some((a) => applied.has(a.host.name) && hasRole(a.host, 'lb'));
@@ -183,7 +205,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const checks = options.verify ? await verify(inventory, runningServices(playbook, 'lb', inventory), agents, observers, errors, settle, guarded) : [];
     const hostsReport = agents.map(report);
     for (const r of hostsReport) progress.done(r.host, r);
-    return { hosts: hostsReport, checks, aborted: false, ...(order.length ? { order } : {}), ...(strategy.name === 'rolling' && outcome ? { rollout: outcome } : {}) };
+    return { hosts: hostsReport, checks, aborted: false, ...(order.length ? { order } : {}), ...(strategy.name === 'rolling' && outcome ? { rollout: outcome } : {}), phases: phases() };
   } finally {
     for (const agent of [...agents, ...observers]) agent.close();
   }

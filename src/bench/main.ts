@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { labDown, labUp } from '../lab/index.js';
+import { labDown, labExec, labUp } from '../lab/index.js';
 import { loadInventory } from '../inventory/load.js';
 import { hasRole, type Inventory } from '../inventory/types.js';
 import { builtinPlaybook, factNeeds, loadPlaybook, PROJECT_ROOT } from '../playbook/playbook.js';
@@ -65,7 +65,7 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promis
 
 interface CliRun {
   readonly ms: number;
-  readonly report: { hosts: { execs: number; changes: unknown[] }[] };
+  readonly report: { hosts: { host: string; execs: number; changes: unknown[] }[]; phases?: { planMs: number; applyMs: number; verifyMs: number } };
   readonly rssKb: number;
 }
 
@@ -108,9 +108,40 @@ async function factsCpuSeconds(inventory: Inventory): Promise<number> {
   }
 }
 
+/** Where a first run's time went on the lbs: apt's own run (its history log) and the VRRP election (keepalived's journal). */
+interface FirstRunBreakdown {
+  readonly planMs: number;
+  readonly applyMs: number;
+  readonly verifyMs: number;
+  readonly aptSeconds: number; // the longest apt run on an lb (the lbs install in parallel); 1 s resolution
+  readonly electionSeconds: number; // keepalived's start to MASTER on the lb that took the VIP
+}
+
+// One shell per lb: apt's Start/End dates (history.log) as epoch seconds, then keepalived's start and MASTER lines.
+const FIRST_RUN_READ = [
+  'sed -n "s/^\\(Start\\|End\\)-Date: //p" /var/log/apt/history.log 2>/dev/null | while read -r d; do date -d "$d" +%s; done | paste -sd" "',
+  'journalctl -u keepalived -o short-unix --no-pager 2>/dev/null | grep -m1 "Starting keepalived" | cut -d" " -f1',
+  'journalctl -u keepalived -o short-unix --no-pager 2>/dev/null | grep -m1 "Entering MASTER STATE" | cut -d" " -f1',
+].join('; ');
+
+async function firstRunBreakdown(lab: string, report: CliRun['report']): Promise<FirstRunBreakdown> {
+  const lbs = report.hosts.map((h) => h.host).filter((h) => /-lb-\d+$/.test(h));
+  const read = await Promise.all(lbs.map(async (lb) => (await labExec(lab, lb, ['sh', '-c', FIRST_RUN_READ])).stdout.split('\n')));
+  let apt = 0;
+  let election = NaN;
+  for (const [dates = '', started = '', master = ''] of read) {
+    const t = dates.trim().split(' ').filter(Boolean).map(Number);
+    for (let i = 0; i + 1 < t.length; i += 2) apt = Math.max(apt, t[i + 1]! - t[i]!);
+    if (started && master) election = Number(master) - Number(started);
+  }
+  const phases = report.phases ?? { planMs: NaN, applyMs: NaN, verifyMs: NaN };
+  return { planMs: phases.planMs, applyMs: phases.applyMs, verifyMs: phases.verifyMs, aptSeconds: apt, electionSeconds: Number(election.toFixed(2)) };
+}
+
 interface FleetResult {
   readonly hosts: number;
   readonly firstRun: number;
+  readonly firstRunBreakdown: FirstRunBreakdown; // medians
   readonly up: number;
   readonly plan: number;
   readonly verify: number;
@@ -133,6 +164,7 @@ interface FleetResult {
 async function benchFleet(total: number, runs: number, firstRuns: number, subnet: string, log: (line: string) => void, tcpChecks = false): Promise<FleetResult> {
   const lab = { name: 'bench', lbs: 2, servers: total - 2, subnet, inventoryFile: join(scratch, `bench-${total}.yaml`) };
   const first: number[] = [];
+  const breakdowns: FirstRunBreakdown[] = [];
   const series = { up: [] as number[], plan: [] as number[], verify: [] as number[], ssh2: [] as number[], openssh: [] as number[] };
   let peakRss = 0;
   let execs = { up: 0, verify: 0 };
@@ -144,8 +176,10 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
       if (tcpChecks) writeFileSync(lab.inventoryFile, readFileSync(lab.inventoryFile, 'utf8').replace(/^ {2}healthCheck: .*\n/m, ''));
       const r = await runCli(['up', lab.inventoryFile, '--yes']);
       first.push(r.ms);
+      const b = await firstRunBreakdown(lab.name, r.report);
+      breakdowns.push(b);
       peakRss = Math.max(peakRss, r.rssKb);
-      log(`${total} hosts: first run ${i + 1}/${firstRuns}: ${(r.ms / 1000).toFixed(2)} s`);
+      log(`${total} hosts: first run ${i + 1}/${firstRuns}: ${(r.ms / 1000).toFixed(2)} s (plan ${(b.planMs / 1000).toFixed(2)} s, apply ${(b.applyMs / 1000).toFixed(2)} s of which apt ${b.aptSeconds} s, verify ${(b.verifyMs / 1000).toFixed(2)} s; VRRP election ${b.electionSeconds} s)`);
     }
     const inventory = await loadInventory(lab.inventoryFile);
     const spec = floorSpec(inventory);
@@ -176,6 +210,13 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
   return {
     hosts: total,
     firstRun: median(first),
+    firstRunBreakdown: {
+      planMs: median(breakdowns.map((b) => b.planMs)),
+      applyMs: median(breakdowns.map((b) => b.applyMs)),
+      verifyMs: median(breakdowns.map((b) => b.verifyMs)),
+      aptSeconds: median(breakdowns.map((b) => b.aptSeconds)),
+      electionSeconds: median(breakdowns.map((b) => b.electionSeconds)),
+    },
     up: m.up,
     plan: m.plan,
     verify: m.verify,
@@ -200,6 +241,15 @@ function readmeTable(results: readonly FleetResult[], date: string): string {
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map((r) =>
       `| ${r.hosts} | ${s(r.firstRun)} | ${s(r.up)} | ${s(r.plan)} | ${s(r.verify)} | ${s(r.ssh2Floor)} | ${s(r.opensshFloor)} | ${r.ratios.up} | ${r.ratios.plan} | ${r.execsPerHost.up}, ${r.execsPerHost.verify} | ${r.peakRssMiB} MiB | ${r.factsCpuSeconds.toFixed(2)} s |`),
+    '',
+    'First run, median (plan = read + plan; apply includes apt; verify waits for one VIP holder, then holds it for the stable window):',
+    '',
+    '| hosts | first run | plan | apply | of which apt (longest lb) | verify | VRRP election (keepalived start → MASTER) |',
+    '|---|---|---|---|---|---|---|',
+    ...results.map((r) => {
+      const b = r.firstRunBreakdown;
+      return `| ${r.hosts} | ${s(r.firstRun)} | ${s(b.planMs)} | ${s(b.applyMs)} | ${b.aptSeconds} s | ${s(b.verifyMs)} | ${b.electionSeconds} s |`;
+    }),
     '',
   ].join('\n');
 }

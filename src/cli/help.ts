@@ -10,9 +10,11 @@ Commands:
   rollout <inventory.yaml>  the same plan, applied host by host: servers, BACKUP lbs, the VIP holder last
   rollback <inventory.yaml> [--to N]   put the config files back as a recorded version had them
   plan <inventory.yaml>     what up would change, with diffs; changes nothing (exit 0 in sync, 2 pending)
-  verify <inventory.yaml>   nc/curl checks through the VIP and on the lbs
+  verify <inventory.yaml>   nc/curl checks through the VIP and on the lbs (--ca FILE: the API certificate too)
   facts <inventory.yaml>    what the hosts look like now
   render <inventory.yaml> --out DIR   the rendered configs per host, no SSH
+  init <inventory.yaml> --lb A,B --server X,Y --vip CIDR   write a new, commented inventory
+  completion bash|zsh       a shell completion script: source <(ha-provision completion bash)
   lab up|down|status|stop|start|partition|heal|exec   a local fleet of real test hosts (root, Linux)
 
 SSH: the inventory's ssh: keys, then ~/.ssh/config (or ssh: { config: FILE }; config: false for none) for
@@ -93,11 +95,18 @@ files that services load back as they were after version N (--to N; 0 is before 
 or as they were before the last version. Same plan, confirmation, lock, validation, reload checks and
 verify as up. Packages, sysctls and routes follow the inventory, not the history. The rollback is itself a
 new version; up puts the inventory back. The last 10 versions are kept (history.keep in the inventory).`,
-  verify: `Usage: ha-provision verify <inventory.yaml> [--limit a,b] [--json] [--failover [--failover-backends] [--yes]]
+  verify: `Usage: ha-provision verify <inventory.yaml> [--limit a,b] [--json] [--ca FILE] [--failover [--failover-backends] [--yes]]
 
 Checks: TCP and HTTPS through the VIP from this machine, exactly one lb holds the VIP (every lb is read,
 also those outside --limit), every lb reaches every backend, haproxy and keepalived active, and keepalived
 logged no fault (such as a disabled track script) since its last (re)load. Exit 0 when all pass, 1 otherwise.
+
+--ca FILE    also the API server's certificate as a client of the VIP sees it: this machine connects with
+             TLS to VIP:frontendPort (once per server, at most 7; 5 s each at most) and checks that the
+             chain verifies against FILE (the cluster CA: /etc/kubernetes/pki/ca.crt on kubeadm,
+             /var/lib/rancher/k3s/server/tls/server-ca.crt on k3s), that its SANs cover the VIP and
+             cluster.endpoint (when set; also sent as SNI), and its dates (expiring within 30 days: warn).
+             A missing SAN names the fix: kubeadm apiServer.certSANs, k3s/RKE2 --tls-san.
 
 --failover   then a failover drill on the live fleet (not with --limit). It needs two healthy lbs and the
              VIP on the preferred (highest-priority) lb, asks on a TTY (elsewhere it needs --yes), and with
@@ -122,4 +131,32 @@ Writes every host's rendered files to DIR/<host>/<path> without connecting to an
 written as names are resolved on this machine, as for every command (keepalived's unicast peers need the
 IPs); an inventory of IPv4 addresses needs no network at all. Files hold secrets (keepalived auth_pass):
 DIR is created private (0700).`,
+  init: `Usage: ha-provision init <inventory.yaml> --lb A,B --server X,Y,Z --vip 10.0.0.100/24 (--interface IF | --probe) [options]
+
+Writes a new, commented inventory (never over an existing file) and says what to run next. The text is
+checked by the same loader as every command before it is written: an invalid result writes nothing.
+On a terminal, init asks for whatever the flags did not give; elsewhere a missing flag is an error.
+
+  --lb LIST            load balancer addresses (IPv4 or DNS names), comma-separated: lb-1, lb-2, …
+  --server LIST        kube-apiserver addresses: server-1, …; an address in both lists is one host with
+                       both roles (node-N; the VIP then listens on 8443). A DNS name gives its first label.
+  --vip CIDR           the virtual IP with the prefix of the lb subnet
+  --interface IF       the lbs' interface for VRRP and the VIP (the same on every lb), or:
+  --probe              ask each lb over SSH (one connection, one command; host keys checked as the file
+                       says) which interface has an address in the VIP's subnet, and note its OS
+  --name NAME          cluster name (default: the file's name without .yaml)
+  --topology T         haproxy-keepalived (default) or nginx
+  --user U, --ssh-port N, --identity-file F, --known-hosts F   SSH settings (default: root, 22, your ssh
+                       agent, ~/.ssh/known_hosts; host keys are checked strictly)
+  --auth-pass-env NAME the keepalived password is read from \$NAME at every run. Without it, init
+                       generates a random 8-character one and keeps it in the file (written mode 0600)
+virtualRouterId is the VIP's last octet: change it if another VRRP group on that network uses it.`,
+  completion: `Usage: ha-provision completion bash|zsh
+
+Prints a completion script: commands, each command's flags, and for --limit the host names of the
+inventory on the line (comma-separated lists complete after the last comma; read from the file, nothing
+connects, no secret is needed).
+  bash: source <(ha-provision completion bash)          (e.g. in ~/.bashrc)
+  zsh:  ha-provision completion zsh > ~/.zfunc/_ha-provision, with fpath=(~/.zfunc $fpath) before
+        compinit in ~/.zshrc; or, after compinit: source <(ha-provision completion zsh)`,
 };

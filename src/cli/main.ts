@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // argv → command. The only place that prints and exits; one top-level catch maps typed errors to codes:
 // 0 ok / in sync, 1 error, 2 (plan) changes pending.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import pLimit from 'p-limit';
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -23,30 +23,7 @@ import { rollbackTo, type Target } from '../plan/rollback.js';
 import { askSecret, asksFirst, confirmOnTty } from './confirm.js';
 import { HostAgent } from '../agent/agent.js';
 import { freshHostFacts } from '../facts/gather.js';
-
-const COMMON: ParseArgsConfig['options'] = {
-  help: { type: 'boolean', short: 'h' },
-  'ask-sudo-password': { type: 'boolean' },
-  limit: { type: 'string' },
-  concurrency: { type: 'string' },
-  json: { type: 'boolean' },
-  playbook: { type: 'string' },
-  templates: { type: 'string' },
-};
-
-const PLANNING: ParseArgsConfig['options'] = { ...COMMON, 'allow-ssh-path-change': { type: 'boolean' } };
-
-const APPLYING: ParseArgsConfig['options'] = { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' }, plan: { type: 'string' } };
-
-const OPTIONS: Record<string, ParseArgsConfig['options']> = {
-  up: APPLYING,
-  rollout: { ...APPLYING, batch: { type: 'string' }, pause: { type: 'string' }, window: { type: 'string' }, tz: { type: 'string' }, 'wait-for-window': { type: 'boolean' } },
-  plan: { ...PLANNING, out: { type: 'string' } },
-  rollback: { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' }, to: { type: 'string' } },
-  verify: { ...COMMON, failover: { type: 'boolean' }, 'failover-backends': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
-  facts: COMMON,
-  render: { ...COMMON, out: { type: 'string' }, family: { type: 'string' } },
-};
+import { OPTIONS } from './options.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -196,7 +173,10 @@ async function verifyCommand(values: Values, positionals: string[]): Promise<num
   if (failover && !values.yes && !tty) throw new UsageError('verify --failover disturbs the live VIP and no terminal is here to confirm it: pass --yes');
   const { inventory, playbook, hosts } = await prepare(values, positionals, 'verify');
   if (failover && !playbook.drill) throw new UsageError(`verify --failover: ${playbook.file} declares no drill (its daemons are not services this tool stops: kubelet runs them)`);
-  const report = await run(inventory, playbook, { ...hosts, apply: false, verify: true, settleMs: 0 });
+  // --ca: the file is read and checked before anything connects; its checks join the others.
+  const caCheck = typeof values.ca === 'string' ? await (await import('../verify/certificate.js')).certificateCheck(resolve(values.ca)) : undefined;
+  const ran = await run(inventory, playbook, { ...hosts, apply: false, verify: true, settleMs: 0 });
+  const report = caCheck ? { ...ran, checks: [...ran.checks, ...(await caCheck(inventory))] } : ran;
   const redact = redactor(secretsOf(inventory));
   const json = Boolean(values.json);
   if (!failover) return finish('verify', report, redact, painter(useColour(process.stdout) && !json), json, false);
@@ -281,6 +261,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP.main}\n`);
     return command ? 0 : 1;
   }
+  // Hidden: what the completion scripts call for host names; not in help or in the completions.
+  if (command === '__complete') return (await import('./completion.js')).completeCommand(rest);
   if (command === 'lab') {
     const { runLabCommand } = await import('../lab/index.js');
     return runLabCommand(rest);
@@ -313,6 +295,10 @@ async function main(argv: string[]): Promise<number> {
       return factsCommand(values, positionals);
     case 'render':
       return renderCommand(values, positionals);
+    case 'init':
+      return (await import('./init.js')).initCommand(values, positionals);
+    case 'completion':
+      return (await import('./completion.js')).completionCommand(positionals);
   }
   return 1;
 }

@@ -43,7 +43,7 @@ export function formatSummary(hosts: readonly HostReport[], paint: Paint): strin
 }
 
 export function formatChecks(checks: readonly Check[], paint: Paint): string {
-  return checks.map((c) => `${c.ok ? paint.green('pass') : paint.red('FAIL')}  ${c.name}: ${c.detail}`).join('\n');
+  return checks.map((c) => `${!c.ok ? paint.red('FAIL') : c.warning ? paint.yellow('warn') : paint.green('pass')}  ${c.name}: ${c.detail}`).join('\n');
 }
 
 export function failures(report: RunReport): string[] {
@@ -77,6 +77,7 @@ export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | '
         })),
       })),
       checks: report.checks,
+      ...(report.phases ? { phases: report.phases } : {}),
     },
     null,
     2,

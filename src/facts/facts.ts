@@ -305,6 +305,8 @@ export function parseServiceBlocks(names: readonly string[], shown: string): Rec
  * then said (it speaks TLS; curl sends plain HTTP, and the TLS server hangs up). A curl without
  * `--parallel` (before 7.66, exit 2) or no curl: one `nc -z` (or curl) per backend, in parallel.
  */
+const FALLBACK_PROBES = 16;
+
 export function backendsFact(targets: readonly string[]): Fact<Record<string, boolean>> {
   if (targets.length === 0) return { name: 'backends', command: '', parse: () => ({}) };
   const urls = targets.map((t) => `-o /dev/null ${quote(`http://${t}/`)}`).join(' ');
@@ -315,9 +317,11 @@ export function backendsFact(targets: readonly string[]): Fact<Record<string, bo
       'if command -v curl >/dev/null 2>&1 && out=$(hp_reach_all); then printf \'%s\\n\' "$out"; else',
       '  if command -v nc >/dev/null 2>&1; then reach() { nc -z -w 2 "$1" "$2"; }',
       '  else reach() { curl -sk -o /dev/null --max-time 2 "https://$1:$2/"; r=$?; [ $r -ne 6 ] && [ $r -ne 7 ] && [ $r -ne 28 ]; }; fi',
-      ...targets.map((t) => {
+      // At most FALLBACK_PROBES at a time: a few hundred servers must not fork a few hundred probes at once.
+      ...targets.map((t, i) => {
         const [address = '', port = ''] = t.split(':');
-        return `  ( if reach ${quote(address)} ${quote(port)} >/dev/null 2>&1; then echo ${quote(`${t} ok`)}; else echo ${quote(`${t} fail`)}; fi ) &`;
+        const probe = `  ( if reach ${quote(address)} ${quote(port)} >/dev/null 2>&1; then echo ${quote(`${t} ok`)}; else echo ${quote(`${t} fail`)}; fi ) &`;
+        return (i + 1) % FALLBACK_PROBES === 0 ? `${probe}\n  wait` : probe;
       }),
       '  wait',
       'fi',

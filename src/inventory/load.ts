@@ -545,7 +545,7 @@ function checkAuthPass(value: string): string | undefined {
 // The schema
 
 const TOP_KEYS = ['apiVersion', 'cluster', 'ssh', 'sysctls', 'routes', 'history', 'packages', 'maintenance', 'hosts'] as const;
-const CLUSTER_KEYS = ['name', 'topology', 'vip', 'frontendPort', 'backendPort', 'extraPorts', 'healthCheck', 'haproxy', 'keepalived', 'mode', 'kubeVip', 'staticPods'];
+const CLUSTER_KEYS = ['name', 'topology', 'vip', 'endpoint', 'frontendPort', 'backendPort', 'extraPorts', 'healthCheck', 'haproxy', 'keepalived', 'mode', 'kubeVip', 'staticPods'];
 const KEEPALIVED_KEYS = ['virtualRouterId', 'authPass', 'unicast', 'check'];
 const CHECK_KEYS = ['interval', 'fall', 'rise', 'weight'];
 const TIMEOUT_KEYS = ['connect', 'client', 'server', 'check', 'queue'] as const;
@@ -652,6 +652,7 @@ function validateCluster(ctx: Ctx, v: unknown): Cluster | undefined {
     : undefined;
 
   const frontendPort = absent(c.get('frontendPort')) ? 6443 : port(ctx, c.get('frontendPort'), at('frontendPort'));
+  const endpoint = token(ctx, c.get('endpoint'), at('endpoint'), { re: HOST_ADDRESS.re, allowed: 'a DNS name clients reach the API by, like api.example.com (not an IP: the VIP is checked already)' });
   const backendPort = absent(c.get('backendPort')) ? 6443 : port(ctx, c.get('backendPort'), at('backendPort'));
   const extraPorts = validateExtraPorts(ctx, c.get('extraPorts'), at('extraPorts'), [frontendPort, backendPort]);
 
@@ -678,6 +679,7 @@ function validateCluster(ctx: Ctx, v: unknown): Cluster | undefined {
     || backendPort === undefined || (keepalived === undefined && !absent(c.get('keepalived'))) || images === undefined) return undefined;
   return {
     name, topology, mode, vip, frontendPort, backendPort, extraPorts,
+    ...(endpoint ? { endpoint } : {}),
     ...(healthCheck ? { healthCheck } : {}),
     haproxy: { timeouts },
     ...(keepalived ? { keepalived } : {}),

@@ -136,6 +136,8 @@ export interface Cluster {
   readonly mode: Mode;
   readonly vip: { readonly address: string; readonly prefix: number }; // 10.10.10.100/24 → address + prefix
   readonly frontendPort: number;
+  /** A DNS name clients reach the API by (pointing at the VIP); `verify --ca` checks the certificate covers it. */
+  readonly endpoint?: string;
   /** More ports through the VIP, each forwarded to the same port on every server (RKE2's 9345). */
   readonly extraPorts: readonly number[];
   readonly backendPort: number;

@@ -295,7 +295,7 @@ const UNIT_CHECK_EVERY_MS = 5_000;
  * the stand-in answers GET /healthz with 200 "ok". Fails early when nspawn exits or systemd inside has
  * given up on ssh.service (or the stand-in); every failure carries describeHost().
  */
-export async function waitReady(h: HostState, lab: LabState, tlsCert: string, timeoutMs: number, standin = h.roles.includes('server')): Promise<void> {
+export async function waitReady(h: HostState, lab: LabState, ca: string, timeoutMs: number, standin = h.roles.includes('server')): Promise<void> {
   const started = Date.now();
   const deadline = started + timeoutMs;
   const units = ['ssh.service', ...(standin ? [STANDIN_UNIT] : [])];
@@ -309,7 +309,7 @@ export async function waitReady(h: HostState, lab: LabState, tlsCert: string, ti
     if (!sshOk) sshOk = (await sshBanner(h.address, 1000)) !== undefined;
     if (sshOk) {
       if (!standin) return;
-      const r = await httpsGet(h.address, 6443, '/healthz', tlsCert, 1000);
+      const r = await httpsGet(h.address, 6443, '/healthz', ca, 1000);
       if (r && r.status === 200) return;
     }
     if (Date.now() > deadline) {

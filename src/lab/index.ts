@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LabError, UsageError } from '../errors.js';
 import { ensureImage } from './image.js';
+import { ensureStandinCert, labCaFile } from './cert.js';
 import { renderInventory } from './inventory.js';
 import {
   allLinks,
@@ -94,8 +95,6 @@ function desiredHosts(name: string, net: LabNet, lbs: number, servers: number): 
 
 const keyFile = (name: string): string => join(labDir(name), 'id_ed25519');
 const knownHostsFile = (name: string): string => join(labDir(name), 'known_hosts');
-const certFile = (name: string): string => join(labDir(name), 'standin.crt');
-const certKeyFile = (name: string): string => join(labDir(name), 'standin.key');
 
 /**
  * The lab's SSH identity (ed25519, OpenSSH format, 0600), made once per lab. One that sshd would refuse
@@ -111,29 +110,6 @@ async function ensureLabKey(name: string): Promise<string> {
   }
   await chmod(file, 0o600);
   return (await readFile(`${file}.pub`, 'utf8')).trim();
-}
-
-/**
- * The stand-in's self-signed certificate, valid for the VIP and the lab's server addresses (at least the
- * first 79, so a lab that grows a little keeps it); made again when the lab outgrows it.
- */
-async function ensureCert(name: string, net: LabNet, servers: number): Promise<{ cert: string; key: string }> {
-  const ips = [net.vip, ...Array.from({ length: Math.max(79, servers) }, (_, i) => hostAddress(net.subnet, serverOffset(i + 1))), '127.0.0.1'];
-  const san = ['DNS:localhost', ...ips.map((ip) => `IP:${ip}`)].join(',');
-  const sanFile = `${certFile(name)}.san`;
-  if (!(await exists(certFile(name))) || !(await exists(certKeyFile(name))) || (await readFile(sanFile, 'utf8').catch(() => '')) !== san) {
-    const tmpKey = `${certKeyFile(name)}.tmp`;
-    const tmpCert = `${certFile(name)}.tmp`;
-    await must('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650',
-      '-subj', `/CN=apiserver-standin-${name}`, '-addext', `subjectAltName=${san}`, '-keyout', tmpKey, '-out', tmpCert,
-    ]);
-    await chmod(tmpKey, 0o600);
-    await must('mv', [tmpKey, certKeyFile(name)]);
-    await must('mv', [tmpCert, certFile(name)]);
-    await writeFile(sanFile, san);
-  }
-  return { cert: await readFile(certFile(name), 'utf8'), key: await readFile(certKeyFile(name), 'utf8') };
 }
 
 function hostsFileFor(name: string, hosts: readonly HostState[]): string {
@@ -190,10 +166,16 @@ function readyTimeout(hosts: number): number {
   return Math.min(900_000, 30_000 + hosts * 4_000);
 }
 
-async function hostFiles(state: LabState, net: LabNet): Promise<HostFiles> {
+/**
+ * The stand-in's certificate covers the lab's server addresses: at least the first 79, so that a lab that
+ * grows a little keeps it (one made again is signed by the same CA, so servers booted earlier stay trusted).
+ */
+async function hostFiles(state: LabState, net: LabNet): Promise<HostFiles & { ca: string }> {
   const authorizedKey = await ensureLabKey(state.name);
-  const tls = await ensureCert(state.name, net, Object.values(state.hosts).filter((h) => h.roles.includes('server')).length);
-  return { lab: state, prefix: net.subnet.prefix, authorizedKey, hostsFile: hostsFileFor(state.name, ordered(state)), tlsCert: tls.cert, tlsKey: tls.key };
+  const servers = Object.values(state.hosts).filter((h) => h.roles.includes('server')).length;
+  const serverIps = Array.from({ length: Math.max(79, servers) }, (_, i) => hostAddress(net.subnet, serverOffset(i + 1)));
+  const tls = await ensureStandinCert(state.name, net.vip, serverIps);
+  return { lab: state, prefix: net.subnet.prefix, authorizedKey, hostsFile: hostsFileFor(state.name, ordered(state)), tlsCert: tls.cert, tlsKey: tls.key, ca: tls.ca };
 }
 
 /** Hosts whose full description (console tail, inside state) one error about many hosts carries. */
@@ -218,7 +200,7 @@ async function waitAllReady(state: LabState, hosts: readonly HostState[], wait: 
 }
 
 /** Boots the given (stopped) hosts in parallel and waits until each answers. */
-async function bootHosts(state: LabState, hosts: readonly HostState[], files: HostFiles): Promise<void> {
+async function bootHosts(state: LabState, hosts: readonly HostState[], files: HostFiles & { ca: string }): Promise<void> {
   if (hosts.length === 0) return;
   // Leftovers of a killed run (processes, mounts, veths, cgroups) go first.
   await Promise.all(hosts.map((h) => stopHost(state.name, h, 'crash')));
@@ -226,7 +208,7 @@ async function bootHosts(state: LabState, hosts: readonly HostState[], files: Ho
   for (const h of hosts) h.nspawn = await spawnHost(h, state);
   await saveState(state);
   try {
-    await waitAllReady(state, hosts, (h) => waitReady(h, state, files.tlsCert, readyTimeout(hosts.length)));
+    await waitAllReady(state, hosts, (h) => waitReady(h, state, files.ca, readyTimeout(hosts.length)));
   } finally {
     for (const h of hosts) {
       h.init = findInit(h.nspawn);
@@ -238,7 +220,7 @@ async function bootHosts(state: LabState, hosts: readonly HostState[], files: Ho
 
 // ---- the API ----
 
-export async function labUp(opts: LabOptions, log: (line: string) => void = noop): Promise<{ inventoryFile: string; hosts: LabHostStatus[] }> {
+export async function labUp(opts: LabOptions, log: (line: string) => void = noop): Promise<{ inventoryFile: string; caFile: string; hosts: LabHostStatus[] }> {
   checkLabName(opts.name);
   for (const [flag, value, max] of [['lbs', opts.lbs, MAX_LBS], ['servers', opts.servers, MAX_SERVERS]] as const) {
     if (!Number.isInteger(value) || value < 0 || value > max) throw new LabError(`--${flag} must be a whole number from 0 to ${max}, got ${String(value)}`);
@@ -323,7 +305,7 @@ export async function labUp(opts: LabOptions, log: (line: string) => void = noop
     const cut = await partitioned(lab);
     for (const h of cut) log(`${h} is partitioned (\`ha-provision lab heal ${h}\` connects it again); left as it is`);
     const kept = hosts.filter((h) => !toBoot.includes(h) && !cut.has(h.name));
-    await waitAllReady(lab, kept, (h) => waitReady(h, lab, files.tlsCert, readyTimeout(hosts.length), false));
+    await waitAllReady(lab, kept, (h) => waitReady(h, lab, files.ca, readyTimeout(hosts.length), false));
 
     await writeKnownHosts(lab);
     const inventory = renderInventory({
@@ -341,7 +323,7 @@ export async function labUp(opts: LabOptions, log: (line: string) => void = noop
     lab.inventorySha256 = sha256(inventory);
     await saveState(lab);
     log(`lab "${opts.name}": ${hosts.length} hosts ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${toBoot.length} booted, ${hosts.length - toBoot.length} already running); inventory ${inventoryFile}`);
-    return { inventoryFile, hosts: await statusOf(lab) };
+    return { inventoryFile, caFile: labCaFile(opts.name), hosts: await statusOf(lab) };
   });
 }
 
@@ -402,7 +384,7 @@ export async function labStart(name: string, node: string): Promise<void> {
     const net = labNet(state.subnet);
     const files = await hostFiles(state, net);
     await ensureBridge(state.bridge, net.gateway, net.subnet.prefix);
-    if (isUp(h)) await waitReady(h, state, files.tlsCert, readyTimeout(1));
+    if (isUp(h)) await waitReady(h, state, files.ca, readyTimeout(1));
     else await bootHosts(state, [h], files);
   });
 }
@@ -466,7 +448,8 @@ Builds (once, cached under ~/.cache/ha-provision/) a Debian 12 image and a local
 boots the hosts in parallel and waits until each answers SSH (servers: the stand-in's /healthz).
 Addresses: bridge .1, lbs .11…, servers .21…, VIP .100. Running hosts are left alone.
 Writes the inventory to inventory/<name>.yaml (or --inventory FILE). For an existing lab the
-counts and subnet default to what it has.`,
+counts and subnet default to what it has. The servers' certificate is signed by the lab's own CA,
+/var/lib/ha-provision/lab/<name>/ca.crt (printed, and in --json as caFile): \`verify --ca\` takes it.`,
   down: `Usage: ha-provision lab down [--name lab]
 
 Powers every host off and removes the lab's processes, mounts, bridge, veths, cgroups, state and
@@ -524,7 +507,7 @@ function printStatus(name: string, state: LabState, hosts: LabHostStatus[], cut:
   for (const h of hosts) rows.push([h.name, h.address, h.roles.join(','), h.up ? (cut.has(h.name) ? 'up (partitioned)' : 'up') : 'down', h.holdsVip ? vip : '']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
-  return `lab "${name}" on ${state.bridge} (${state.subnet}), VIP ${vip}: ${holder ? `held by ${holder}` : 'not held'}\n${table}\n`;
+  return `lab "${name}" on ${state.bridge} (${state.subnet}), VIP ${vip}: ${holder ? `held by ${holder}` : 'not held'}\n${table}\nCA of the servers' certificate: ${labCaFile(name)}\n`;
 }
 
 async function partitioned(state: LabState): Promise<Set<string>> {
@@ -568,7 +551,7 @@ export async function runLabCommand(args: string[]): Promise<number> {
       else {
         const state = await requireState(name);
         out(printStatus(name, state, result.hosts, new Set()));
-        out(`inventory: ${result.inventoryFile}\nnext: npx ha-provision up ${result.inventoryFile}\n`);
+        out(`inventory: ${result.inventoryFile}\nnext: npx ha-provision up ${result.inventoryFile}\n      npx ha-provision verify ${result.inventoryFile} --ca ${result.caFile}\n`);
       }
       return 0;
     }
@@ -589,7 +572,7 @@ export async function runLabCommand(args: string[]): Promise<number> {
       const cut = await partitioned(state);
       if (values.json) {
         const { vip } = labNet(state.subnet);
-        out(`${JSON.stringify({ name, subnet: state.subnet, bridge: state.bridge, vip, hosts: hosts.map((h) => ({ ...h, partitioned: cut.has(h.name) })) }, null, 2)}\n`);
+        out(`${JSON.stringify({ name, subnet: state.subnet, bridge: state.bridge, vip, caFile: labCaFile(name), hosts: hosts.map((h) => ({ ...h, partitioned: cut.has(h.name) })) }, null, 2)}\n`);
       } else out(printStatus(name, state, hosts, cut));
       return 0;
     }

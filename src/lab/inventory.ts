@@ -1,6 +1,7 @@
 // The inventory `lab up` writes: exactly the project's inventory schema, pointing at the lab's hosts,
 // key and known_hosts, so `ha-provision up inventory/lab.yaml` works against the lab as-is.
 import type { HostState } from './state.js';
+import { lbPriority } from '../inventory/skeleton.js';
 
 export interface InventoryInput {
   readonly name: string;
@@ -14,9 +15,6 @@ export interface InventoryInput {
 
 /** A YAML scalar: plain when safe, otherwise double-quoted (JSON strings are valid YAML). */
 const scalar = (s: string): string => (/^[A-Za-z0-9_./~@+-]+$/.test(s) ? s : JSON.stringify(s));
-
-/** lb-1 starts as MASTER (200), lb-2 is its backup (100), further lbs below that. */
-export const lbPriority = (index: number): number => (index === 0 ? 200 : Math.max(1, 100 - (index - 1) * 10));
 
 export function renderInventory(p: InventoryInput): string {
   const lines = [

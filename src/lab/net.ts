@@ -144,8 +144,8 @@ export function sshBanner(address: string, timeoutMs: number): Promise<string | 
 }
 
 /**
- * GET https://address:port/path, trusting exactly the lab's stand-in certificate (its SANs carry the
- * servers' addresses), so no check is ever switched off.
+ * GET https://address:port/path, trusting only `ca` (the lab CA that signs the stand-in's certificate,
+ * whose SANs carry the servers' addresses), so no check is ever switched off.
  */
 export function httpsGet(address: string, port: number, path: string, ca: string, timeoutMs: number): Promise<{ status: number; body: string } | undefined> {
   return new Promise((resolve) => {

@@ -3,6 +3,7 @@
 // /var/lib/ha-provision/lab/<name>/         one directory per lab, removed by `lab down`
 //   state.json                              this file's LabState
 //   id_ed25519, id_ed25519.pub, known_hosts the lab's SSH identity and its hosts' keys
+//   ca.crt, ca.key (0600)                   the lab CA (cert.ts), which signs:
 //   standin.crt, standin.key                the apiserver stand-in's TLS certificate (per lab)
 //   hosts/<host>/{upper,work,root}          the overlay per host (upper survives stop/start)
 //   hosts/<host>/console.log                the nspawn console of the host's last boot

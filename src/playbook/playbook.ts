@@ -5,7 +5,6 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Handlebars from 'handlebars';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';
 import type { FactNeeds, HostFacts } from '../facts/gather.js';
@@ -16,6 +15,7 @@ import { readLayout, type Layout } from './layout.js';
 import type { Resource, ServiceState } from '../resources/types.js';
 import { withManagedRecord } from './managed.js';
 import { hostVars, type HostVars } from './vars.js';
+import { compileInline, compileTemplate } from './templates.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -260,17 +260,17 @@ export const builtinPlaybook = (topology: string, mode: Mode = 'services'): stri
 const appliesTo = (task: Task, host: Host, inventory: Inventory): boolean =>
   (task.on === 'all' || hasRole(host, task.on)) && (task.when?.has === undefined || inventory.cluster[task.when.has] !== undefined);
 
-const handlebars = Handlebars.create();
-const compiled = new Map<string, HandlebarsTemplateDelegate>();
+const compiled = new Map<string, Promise<HandlebarsTemplateDelegate>>();
 
 async function template(playbook: Playbook, name: string): Promise<HandlebarsTemplateDelegate> {
   const file = playbook.templateDirs.map((dir) => join(dir, name)).find((f) => existsSync(f));
   if (!file) throw new UsageError(`${playbook.file}: template ${name} not found in ${playbook.templateDirs.join(', ')}`);
   let fn = compiled.get(file);
   if (!fn) {
-    // noEscape: these are config files, not HTML; strict: a misspelt variable is an error, not "".
-    fn = handlebars.compile(await readFile(file, 'utf8'), { noEscape: true, strict: true });
+    // One compile per template and run, however many hosts ask for it at once.
+    fn = readFile(file, 'utf8').then(compileTemplate);
     compiled.set(file, fn);
+    fn.catch(() => compiled.delete(file));
   }
   return fn;
 }
@@ -279,8 +279,9 @@ async function template(playbook: Playbook, name: string): Promise<HandlebarsTem
 const compiledPaths = new Map<string, HandlebarsTemplateDelegate>();
 /** A path with {{…}} (forEach), compiled once per run. */
 function renderPath(path: string, vars: HostVars): string {
+  if (!path.includes('{{')) return path;
   let fn = compiledPaths.get(path);
-  if (!fn) compiledPaths.set(path, (fn = handlebars.compile(path, { noEscape: true, strict: true })));
+  if (!fn) compiledPaths.set(path, (fn = compileInline(path)));
   return fn(vars);
 }
 

@@ -38,15 +38,21 @@ export interface HostVars {
   readonly devRoutes?: readonly Route[];
 }
 
-export function hostVars(inventory: Inventory, host: Host): HostVars {
+type FleetVars = Omit<HostVars, 'host' | 'peers'> & { readonly topPriority: number };
+
+/** The part of the variables every host shares: computed once per inventory, not once per host (a fleet of n hosts would pay n²). */
+const fleetVarsOf = new WeakMap<Inventory, FleetVars>();
+
+function fleetVars(inventory: Inventory): FleetVars {
+  const cached = fleetVarsOf.get(inventory);
+  if (cached) return cached;
   const { cluster } = inventory;
   const { keepalived } = cluster;
   const lbs = inventory.hosts
     .filter((h) => hasRole(h, 'lb'))
     .map((h) => ({ name: h.name, address: h.address, ip: h.ip, priority: h.priority ?? 0 }));
-  const topPriority = Math.max(...lbs.map((l) => l.priority));
   const devices = [...new Set(inventory.routes.map((r) => r.dev))];
-  return {
+  const vars: FleetVars = {
     // Optional fields are present as null: templates compile in strict mode, where a missing key throws.
     cluster: {
       ...cluster,
@@ -62,6 +68,21 @@ export function hostVars(inventory: Inventory, host: Host): HostVars {
       authPass: keepalived?.authPass.value ?? null,
     },
     staticPod: cluster.mode === 'static-pod',
+    servers: inventory.hosts.filter((h) => hasRole(h, 'server')).map((h) => ({ name: h.name, address: h.address, byName: parseIpv4(h.address) === undefined })),
+    lbs,
+    sysctls: Object.entries(inventory.sysctls).map(([key, value]) => ({ key, value })),
+    routes: inventory.routes,
+    routeDevices: devices.map((dev) => ({ dev, routes: inventory.routes.filter((r) => r.dev === dev) })),
+    topPriority: Math.max(...lbs.map((l) => l.priority)),
+  };
+  fleetVarsOf.set(inventory, vars);
+  return vars;
+}
+
+export function hostVars(inventory: Inventory, host: Host): HostVars {
+  const { topPriority, ...fleet } = fleetVars(inventory);
+  return {
+    ...fleet,
     host: {
       name: host.name,
       address: host.address,
@@ -69,11 +90,6 @@ export function hostVars(inventory: Inventory, host: Host): HostVars {
       ...(host.interface ? { interface: host.interface } : {}),
       ...(host.priority !== undefined ? { priority: host.priority, state: host.priority === topPriority ? 'MASTER' : 'BACKUP' } : {}),
     },
-    servers: inventory.hosts.filter((h) => hasRole(h, 'server')).map((h) => ({ name: h.name, address: h.address, byName: parseIpv4(h.address) === undefined })),
-    lbs,
-    peers: lbs.filter((l) => l.name !== host.name).map(({ name, address, ip }) => ({ name, address, ip })),
-    sysctls: Object.entries(inventory.sysctls).map(([key, value]) => ({ key, value })),
-    routes: inventory.routes,
-    routeDevices: devices.map((dev) => ({ dev, routes: inventory.routes.filter((r) => r.dev === dev) })),
+    peers: fleet.lbs.filter((l) => l.name !== host.name).map(({ name, address, ip }) => ({ name, address, ip })),
   };
 }

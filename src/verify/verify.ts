@@ -9,6 +9,8 @@ export interface Check {
   readonly name: string;
   readonly ok: boolean;
   readonly detail: string; // why it passed or failed
+  /** Passed, but needs attention soon (a certificate close to expiry): printed as "warn", exit stays 0. */
+  readonly warning?: boolean;
 }
 
 export const vipHolders = (inventory: Inventory, facts: ReadonlyMap<string, HostFacts>): string[] =>

@@ -1,9 +1,14 @@
 // `verify --failover` against real hosts: the drill a platform engineer runs before trusting the VIP.
 // What they look at: each fault recovered quickly, the VIP went back to the preferred lb, nothing the
 // drill stopped is left stopped, and the exit code says so.
-import { beforeAll, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { signWithLabCa } from '../../src/lab/cert.js';
+import { labDir } from '../../src/lab/index.js';
+import type { Check } from '../../src/verify/verify.js';
 import type { DrillReport } from '../../src/verify/drill.js';
-import { cli, labSuite, onHost, startTestLab, vipHolders } from './harness.js';
+import { cli, httpsGet, labSuite, onHost, startTestLab, vipHolders, waitFor, type TestLab } from './harness.js';
 
 const NAME = 'e2edrill';
 const SUBNET = '10.213.57.0/24';
@@ -11,6 +16,7 @@ const VIP = '10.213.57.100';
 const lb1 = `${NAME}-lb-1`; // priority 200: the preferred lb
 const lb2 = `${NAME}-lb-2`;
 let inventory = '';
+let lab: TestLab;
 
 /** Nothing the drill did is left behind on an lb: services up, no unreachable route, no undo timer. */
 async function leftBehind(lb: string): Promise<string> {
@@ -19,7 +25,7 @@ async function leftBehind(lb: string): Promise<string> {
 
 labSuite('verify --failover: a failover drill against real hosts', () => {
   beforeAll(async () => {
-    const lab = await startTestLab({ name: NAME, subnet: SUBNET });
+    lab = await startTestLab({ name: NAME, subnet: SUBNET });
     inventory = lab.inventoryFile;
     const up = await cli(['up', inventory, '--yes']);
     if (up.code !== 0) throw new Error(`up failed:\n${up.stdout}${up.stderr}`);
@@ -87,5 +93,68 @@ labSuite('verify --failover: a failover drill against real hosts', () => {
     } finally {
       await onHost(NAME, lb2, 'systemctl start keepalived');
     }
+  });
+
+  // Last in the file: it swaps the servers' certificate (and puts the lab's back at the end).
+  describe('verify --ca: the API server certificate through the VIP', () => {
+    const servers = () => lab.hosts.filter((h) => h.roles.includes('server'));
+    /** The inventory with cluster.endpoint set to the DNS name the lab's certificate carries. */
+    const withEndpoint = (): string => {
+      const file = join(lab.dir, 'endpoint.yaml');
+      writeFileSync(file, readFileSync(inventory, 'utf8').replace(/^cluster:\n/m, `cluster:\n  endpoint: api.${NAME}.lab.internal\n`));
+      return file;
+    };
+    /** Gives every server this certificate, one after the other, each serving again before the next. */
+    async function serve(tls: { cert: string; key: string }): Promise<void> {
+      for (const server of servers()) {
+        await onHost(NAME, server.name, `printf '%s' '${tls.cert}' > /etc/apiserver-standin/tls.crt && printf '%s' '${tls.key}' > /etc/apiserver-standin/tls.key && systemctl restart apiserver-standin`);
+        const serving = await waitFor(async () => (await httpsGet(`https://${server.address}:6443/healthz`).catch(() => ({ body: '' }))).body === 'ok', 15_000);
+        if (!serving) throw new Error(`${server.name}: the stand-in does not serve again`);
+      }
+      if (!(await waitFor(async () => (await httpsGet(`https://${VIP}:6443/healthz`).catch(() => ({ body: '' }))).body === 'ok', 15_000))) throw new Error('the VIP does not serve');
+    }
+
+    it('with the lab CA it passes: the chain verifies, the certificate covers the VIP and cluster.endpoint; a wrong CA fails by name', async () => {
+      const r = await cli(['verify', withEndpoint(), '--ca', lab.caFile, '--json']);
+      const checks = (JSON.parse(r.stdout) as { checks: Check[] }).checks;
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const cert = checks.filter((c) => c.name.startsWith('API server certificate'));
+      expect(cert.map((c) => [c.name, c.ok])).toEqual([
+        [`API server certificate through the VIP ${VIP}:6443 chains to the CA in ${lab.caFile}`, true],
+        [`API server certificate covers the VIP ${VIP} (IP SAN)`, true],
+        [`API server certificate covers cluster.endpoint api.${NAME}.lab.internal (DNS SAN; sent as SNI)`, true],
+        ['API server certificate valid now and for 30 days more', true],
+      ]);
+      expect(cert[0]!.detail).toBe(`issued by ha-provision lab ${NAME} CA (3 of 3 connections, 1 distinct certificate)`);
+
+      const wrong = await cli(['verify', inventory, '--ca', join(import.meta.dirname, '..', 'unit', 'fixtures', 'certs', 'ca.crt')]);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stdout).toMatch(/^FAIL {2}API server certificate through the VIP .* chains to the CA in .*: not issued by the CA in .*\(node: UNABLE_TO_VERIFY_LEAF_SIGNATURE\)$/m);
+    });
+
+    it('a CA-signed certificate without the VIP and the endpoint: exit 1, naming certSANs and tls-san', async () => {
+      // Signed by the lab CA (openssl on this machine), valid for the servers' own addresses only.
+      const narrow = await signWithLabCa(NAME, servers().map((s) => `IP:${s.address}`).join(','));
+      await serve(narrow);
+      try {
+        const r = await cli(['verify', withEndpoint(), '--ca', lab.caFile]);
+        expect(r.code, r.stdout + r.stderr).toBe(1);
+        const failed = r.stdout.split('\n').filter((l) => l.startsWith('FAIL'));
+        expect(failed.map((l) => l.split(':')[0])).toEqual([
+          `FAIL  API server certificate covers the VIP ${VIP} (IP SAN)`,
+          `FAIL  API server certificate covers cluster.endpoint api.${NAME}.lab.internal (DNS SAN; sent as SNI)`,
+        ]);
+        for (const line of failed) {
+          expect(line).toContain(`not among its SANs (${servers().map((s) => `IP:${s.address}`).join(', ')})`);
+          expect(line).toContain('apiServer.certSANs');
+          expect(line).toContain('tls-san');
+        }
+        expect(r.stdout).toMatch(/^pass {2}API server certificate through the VIP .* chains to the CA/m);
+      } finally {
+        await serve({ cert: readFileSync(join(labDir(NAME), 'standin.crt'), 'utf8'), key: readFileSync(join(labDir(NAME), 'standin.key'), 'utf8') });
+      }
+      const again = await cli(['verify', inventory, '--ca', lab.caFile]);
+      expect(again.code, again.stdout + again.stderr).toBe(0);
+    });
   });
 });

@@ -57,6 +57,7 @@ export interface TestLab {
   readonly name: string;
   readonly subnet: string;
   readonly inventoryFile: string;
+  readonly caFile: string; // the lab CA, which signs the servers' certificate
   readonly hosts: LabHostStatus[];
   readonly dir: string; // a temp dir for the test's own files; removed after the suite
 }
@@ -101,11 +102,11 @@ export async function startTestLab(a: TestLabOptions | string, subnet?: string, 
   started.set(opts.name, dir); // torn down by the file-level afterAll below, pass or fail
   await labDown(opts.name); // leftovers of an earlier, interrupted run: start from fresh hosts
   const log = process.env.CI === 'true' ? (line: string) => process.stderr.write(`[lab ${opts.name}] ${line}\n`) : undefined;
-  const { inventoryFile, hosts } = await labUp(
+  const { inventoryFile, caFile, hosts } = await labUp(
     { name: opts.name, subnet: opts.subnet, lbs: opts.lbs ?? 2, servers: opts.servers ?? 3, inventoryFile: join(dir, `${opts.name}.yaml`) },
     log,
   );
-  return { name: opts.name, subnet: opts.subnet, inventoryFile, hosts, dir };
+  return { name: opts.name, subnet: opts.subnet, inventoryFile, caFile, hosts, dir };
 }
 
 // ---- running the CLI ----

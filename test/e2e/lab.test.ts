@@ -162,6 +162,30 @@ labSuite('lab: a local fleet of real hosts', () => {
     expect(new Set(known.map((l) => l.split(' ')[2])).size).toBe(5); // every host its own key
   });
 
+  it('init --probe on the fresh lab writes an inventory that plan takes as it is (changes pending), and never overwrites it', async () => {
+    const file = join(lab.dir, 'init.yaml');
+    const args = ['init', file, '--lb', [addr(11), addr(12)].join(','), '--server', [21, 22, 23].map(addr).join(','), '--vip', inv.cluster.vip,
+      '--probe', '--identity-file', inv.ssh.identityFile, '--known-hosts', inv.ssh.knownHostsFile];
+    const r = await cli(args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`next: ha-provision plan ${file}`);
+    const written = readFileSync(file, 'utf8');
+    expect(statSync(file).mode & 0o777).toBe(0o600); // it holds the generated keepalived password
+    const doc = parse(written) as Inventory;
+    // The interface each lb has in the VIP's subnet, and its OS, as the probe learned them.
+    expect(doc.hosts['lb-1']).toEqual({ address: addr(11), roles: ['lb'], interface: 'host0', priority: 200 });
+    expect(doc.hosts['lb-2']).toEqual({ address: addr(12), roles: ['lb'], interface: 'host0', priority: 100 });
+    expect(doc.hosts['server-3']).toEqual({ address: addr(23), roles: ['server'] });
+    expect(written).toMatch(/^ {2}lb-2: .*# debian 12 \(debian family\); host0 found by --probe$/m);
+    const plan = await cli(['plan', file]);
+    expect(plan.code, plan.stderr + plan.stdout).toBe(2);
+    expect(plan.stdout).toContain('haproxy');
+    const again = await cli(args);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already exists; init never overwrites a file');
+    expect(readFileSync(file, 'utf8')).toBe(written);
+  });
+
   it('makes well-formed ed25519 keys, also the 1 in 256 whose public key starts with a zero byte', () => {
     // ssh2's generateKeyPairSync('ed25519') drops that leading zero byte: sshd refuses such a host key
     // ("error in libcrypto"), ssh.service fails and the host never answers SSH (a flaky `lab up`).

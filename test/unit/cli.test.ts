@@ -102,6 +102,24 @@ describe('ha-provision CLI', () => {
     if (kind === 'inventory') expect(doc.error.problems).toEqual([{ path: 'hosts.lb-2.priority', message: expect.stringContaining('priorities must differ') }]);
   });
 
+  // A key given by mistake must not be echoed; nothing connects before the file is judged.
+  it.each([
+    ['a missing file', 'nope.crt', undefined, 'cannot read it (ENOENT); give the cluster CA certificate, e.g. /etc/kubernetes/pki/ca.crt'],
+    ['a private key', 'ca.key', '-----BEGIN PRIVATE KEY-----\nS3CRETKEYMATERIAL\n-----END PRIVATE KEY-----\n', 'holds no PEM certificate ("-----BEGIN CERTIFICATE-----") (it holds a private key'],
+    ['a broken certificate', 'bad.crt', '-----BEGIN CERTIFICATE-----\nnotbase64\n-----END CERTIFICATE-----\n', 'certificate 1 of 1 does not parse'],
+  ])('verify --ca with %s refuses before connecting, naming the file', async (_what, name, content, message) => {
+    const file = join(dir, 'ca-check.yaml');
+    writeFileSync(file, inventory('pw'));
+    const ca = join(dir, name);
+    if (content !== undefined) writeFileSync(ca, content);
+    const before = connections;
+    const r = await runCli(['verify', file, '--ca', ca]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`--ca ${ca}: ${message}`);
+    expect(r.stderr + r.stdout).not.toContain('S3CRETKEYMATERIAL');
+    expect(connections).toBe(before);
+  });
+
   it('up outside a terminal without --yes refuses before connecting, and says to pass --yes', async () => {
     const file = join(dir, 'noyes.yaml');
     writeFileSync(file, inventory('pw'));
@@ -135,7 +153,7 @@ describe('ha-provision CLI', () => {
     expect(connections).toBe(before);
   });
 
-  it.each([['up'], ['plan'], ['rollback'], ['verify'], ['facts'], ['render'], ['lab']])('%s --help describes the command', async (command) => {
+  it.each([['up'], ['plan'], ['rollback'], ['verify'], ['facts'], ['render'], ['lab'], ['init'], ['completion']])('%s --help describes the command', async (command) => {
     const r = await runCli([command, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Usage: /);

@@ -244,6 +244,11 @@ describe('parseInventory: valid input', () => {
     expect(parse(edit(change)).cluster.keepalived.check.weight).toBe(weight);
   });
 
+  it('keeps cluster.endpoint, a DNS name (unset: absent)', () => {
+    expect(parse(edit((i) => (i.cluster.endpoint = 'api.example.com'))).cluster.endpoint).toBe('api.example.com');
+    expect('endpoint' in parse(base()).cluster).toBe(false);
+  });
+
   it('accepts a check weight large enough to move the VIP', () => {
     const inv = parse(edit((i) => (i.cluster.keepalived.check = { weight: -101 })));
     expect(inv.cluster.keepalived.check.weight).toBe(-101);
@@ -288,6 +293,8 @@ const invalid: [string, Inv | string, NodeJS.ProcessEnv, string, string][] = [
   ['host ssh port override', edit((i) => (i.hosts['lb-2'].ssh = { port: -1 })), ENV, 'hosts.lb-2.ssh.port', '1–65535, got -1'],
   ['healthCheck path without a slash', edit((i) => (i.cluster.healthCheck.path = 'healthz')), ENV, 'cluster.healthCheck.path', 'starting with "/"'],
   ['healthCheck path with a space', edit((i) => (i.cluster.healthCheck.path = '/healthz; reboot')), ENV, 'cluster.healthCheck.path', 'like /healthz'],
+  ['endpoint as an IP address', edit((i) => (i.cluster.endpoint = '10.10.10.100')), ENV, 'cluster.endpoint', 'a DNS name clients reach the API by, like api.example.com'],
+  ['endpoint as a URL', edit((i) => (i.cluster.endpoint = 'https://api.example.com:6443')), ENV, 'cluster.endpoint', 'a DNS name clients reach the API by'],
   ['haproxy timeout without a unit', edit((i) => (i.cluster.haproxy = { timeouts: { connect: 5 } })), ENV, 'cluster.haproxy.timeouts.connect', 'a unit is required'],
   ['haproxy timeout unknown key', edit((i) => (i.cluster.haproxy = { timeouts: { tunnel: '1h' } })), ENV, 'cluster.haproxy.timeouts.tunnel', 'allowed here: connect, client, server, check, queue'],
   ['virtualRouterId 256', edit((i) => (i.cluster.keepalived.virtualRouterId = 256)), ENV, 'cluster.keepalived.virtualRouterId', 'integer 1–255, got 256'],

@@ -1,0 +1,55 @@
+// Handlebars templates, compiled once per content and kept compiled on disk. Compiling the built-in
+// templates costs more than a converged run's planning (tens of ms, plus loading the compiler); a run
+// that finds them in the cache loads only Handlebars' runtime. The cache is keyed by the template's
+// text, Handlebars' version and the options, so an edited template or an upgrade compiles afresh, and a
+// cache that cannot be read or written only costs the compile.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+// noEscape: these are config files, not HTML; strict: a misspelt variable is an error, not "".
+const OPTIONS = Object.freeze({ noEscape: true, strict: true });
+const require = createRequire(import.meta.url);
+// The runtime build has the compiler's API minus compile/precompile (its own types declare nothing).
+const runtime = (require('handlebars/runtime') as typeof import('handlebars')).create();
+
+/** The compiler, loaded only when something is not in the cache. */
+const compiler = (): typeof import('handlebars') => require('handlebars') as typeof import('handlebars');
+
+export const templateCacheDir = (): string =>
+  join(process.env.HA_PROVISION_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ha-provision'), 'templates');
+
+const keyOf = (source: string): string => createHash('sha256').update(`${runtime.VERSION}\0${JSON.stringify(OPTIONS)}\0${source}`).digest('hex').slice(0, 40);
+
+/** A precompiled template's spec (JavaScript source that Handlebars itself generated) as a template function. */
+function load(spec: string): HandlebarsTemplateDelegate {
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the spec is Handlebars' own output, from this user's cache
+  return runtime.template(new Function(`return ${spec};`)() as TemplateSpecification);
+}
+
+/** Compiles `source` (syntax errors throw here, naming the line), from the disk cache when it is there. */
+export async function compileTemplate(source: string): Promise<HandlebarsTemplateDelegate> {
+  const file = join(templateCacheDir(), `${keyOf(source)}.js`);
+  const cached = await readFile(file, 'utf8').catch(() => undefined);
+  if (cached !== undefined) {
+    try {
+      return load(cached);
+    } catch {
+      // a torn or foreign file: compile again and replace it
+    }
+  }
+  // A copy: Handlebars adds its own keys to the options it is given, which would change every later key.
+  const spec = compiler().precompile(source, { ...OPTIONS }) as string;
+  const fn = load(spec);
+  const temp = `${file}.${process.pid}.tmp`;
+  await mkdir(templateCacheDir(), { recursive: true })
+    .then(() => writeFile(temp, spec, { mode: 0o644 }))
+    .then(() => rename(temp, file))
+    .catch(() => undefined);
+  return fn;
+}
+
+/** For a short template needed synchronously (a path with {{…}}): compiled in memory, not cached. */
+export const compileInline = (source: string): HandlebarsTemplateDelegate => compiler().compile(source, { ...OPTIONS });
