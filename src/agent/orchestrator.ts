@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import pLimit from 'p-limit';
-import { hasRole, inventorySecrets, type Inventory } from '../inventory/types.js';
+import { hasRole, inventorySecrets, type Inventory, type SshSources } from '../inventory/types.js';
 import { runningServices, type Playbook } from '../playbook/playbook.js';
 import type { Change } from '../resources/types.js';
 import { redactor, type Redactor } from '../redact.js';
@@ -29,6 +29,7 @@ export interface HostReport {
   readonly connections: number; // SSH connections opened (1 on a converged run)
   readonly notes: readonly string[]; // e.g. a run in progress, a stale lock taken over
   readonly history?: readonly string[]; // what was applied when, when the run read it (rollback)
+  readonly ssh?: SshSources; // the effective SSH settings and where each came from
 }
 
 export interface RunReport {
@@ -121,7 +122,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const done = applied.get(agent.host.name);
     const status: HostStatus = error ? 'failed' : done ? 'changed' : agent.changes.length > 0 ? 'pending' : 'in-sync';
     const history = agent.facts?.history.length ? { history: describeVersions(agent.facts.history) } : {};
-    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount, connections: agent.connectionCount, notes: agent.notes, ...history };
+    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount, connections: agent.connectionCount, notes: agent.notes, ...history, ...(agent.host.sshSources ? { ssh: agent.host.sshSources } : {}) };
   };
   const guarded = (agent: HostAgent, work: () => Promise<void>) =>
     limit(async () => {

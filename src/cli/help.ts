@@ -17,6 +17,11 @@ Commands:
   completion bash|zsh       a shell completion script: source <(ha-provision completion bash)
   lab up|down|status|stop|start|partition|heal|exec   a local fleet of real test hosts (root, Linux)
 
+SSH: the inventory's ssh: keys, then ~/.ssh/config (or ssh: { config: FILE }; config: false for none) for
+each host's address, which may be a Host alias: HostName, User, Port, IdentityFile, UserKnownHostsFile,
+StrictHostKeyChecking, ConnectTimeout, ProxyJump (hosts behind one jump host share one connection to it).
+facts and --json show each host's effective SSH settings and where each came from.
+
 Options: --help on every command, --version, --ask-sudo-password (one prompt per run, for non-root users
 whose sudo asks; or ssh.sudoPassword: { env: NAME }). Exit codes: 0 ok, 1 error, 2 changes pending (plan),
 4 outside the maintenance window (rollout).

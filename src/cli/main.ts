@@ -205,19 +205,23 @@ async function factsCommand(values: Values, positionals: string[]): Promise<numb
   const { inventory, playbook, hosts } = await prepare(values, positionals, 'facts');
   const selected = inventory.hosts.filter((h) => !hosts.limit || hosts.limit.includes(h.name));
   const limit = pLimit(hosts.concurrency);
+  const agents: HostAgent[] = [];
   const results = await Promise.all(
     selected.map((host) => limit(async () => {
       const agent = new HostAgent(inventory, playbook, host);
       try {
         const facts = await agent.readFacts();
-        return { host: host.name, facts: factsSummary(facts, await resourcesFor(playbook, inventory, host, facts)) };
+        // How this machine reached the host (and where each setting came from) leads the host's facts.
+        return { host: host.name, facts: { ...(host.sshSources ? { ssh: host.sshSources } : {}), ...factsSummary(facts, await resourcesFor(playbook, inventory, host, facts)) } };
       } catch (error) {
-        return { host: host.name, error: redactor(secretsOf(inventory))(error instanceof HostError ? error.reason : (error as Error).message) };
+        return { host: host.name, error: redactor(secretsOf(inventory))(error instanceof HostError ? error.reason : (error as Error).message), ...(host.sshSources ? { ssh: host.sshSources } : {}) };
       } finally {
-        agent.close();
+        agents.push(agent);
       }
     })),
   );
+  // Closed together: hosts behind one jump host share its connection until the last one is done.
+  for (const agent of agents) agent.close();
   if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   else for (const r of results) process.stdout.write(`${r.host}:\n${'error' in r ? `  error: ${r.error}` : JSON.stringify(r.facts, null, 2).replace(/^/gm, '  ')}\n`);
   return results.some((r) => 'error' in r) ? 1 : 0;

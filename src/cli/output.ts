@@ -69,6 +69,7 @@ export function jsonReport(report: RunReport, redact: Redactor, mode: 'plan' | '
         ...(h.error ? { error: h.error } : {}),
         notes: h.notes.map(redact),
         ...(h.history ? { history: h.history.map(redact) } : {}),
+        ...(h.ssh ? { ssh: h.ssh } : {}),
         changes: h.changes.map((c) => ({
           kind: c.kind,
           summary: redact(describeChange(c)),

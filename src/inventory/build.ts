@@ -8,8 +8,10 @@ import { bootstrapWeight } from './checks.js';
 import { parseIpv4, splitCidr } from './ipv4.js';
 import type { Parts } from './parts.js';
 import type { Problems, Segs } from './problems.js';
-import { authPassProblem, DEFAULT_SSH_CONFIG, type ClusterParsed, type HostSshParsed, type SshParsed } from './schema.js';
+import { authPassProblem, DEFAULT_SSH_CONFIG, type ClusterParsed, type HostSshParsed } from './schema.js';
 import type { Cluster, Host, Inventory, Secret, SshSettings } from './types.js';
+import { sshConfigSetting, type SshConfigFile } from './sshConfigFile.js';
+import { effectiveSsh, type SshExplicit } from './sshEffective.js';
 
 /** A host whose address is a name has no `ip` until that name is resolved. */
 export type DraftHost = Omit<Host, 'ip'> & { readonly ip?: string };
@@ -22,23 +24,38 @@ export interface BuildContext {
   readonly file: string; // absolute: relative paths in the inventory are relative to its directory
   /** Whether a file exists: the default ssh config is used only when it does. */
   readonly exists: (file: string) => boolean;
+  /** The keys the top-level `ssh:` writes (the schema fills in the others): only these win over the ssh config. */
+  readonly writtenSshKeys: ReadonlySet<string>;
 }
 
 /** The resolved inventory, or undefined when a part is invalid (then `ctx.p` already says why). */
 export function buildDraft(ctx: BuildContext, parts: Parts): Draft | undefined {
   const { cluster, ssh, sysctls, routes, history, packages, maintenance, hosts } = parts;
-  const sshBase = ssh && sshSettings(ctx, ssh, ['ssh']);
-  const built = hosts?.map(({ name, host }) => host && sshBase && {
-    name,
-    address: host.address,
-    ...(parseIpv4(host.address) !== undefined ? { ip: host.address } : {}),
-    roles: host.roles,
-    ...(host.interface !== undefined ? { interface: host.interface } : {}),
-    ...(host.priority !== undefined ? { priority: host.priority } : {}),
-    ssh: { ...sshBase, ...(host.ssh ? sshOverrides(ctx, host.ssh, ['hosts', name, 'ssh']) : {}) },
+  const topSsh = ssh && sshOverrides(ctx, ssh, ['ssh']);
+  const sshBase = topSsh && sshSettings(topSsh);
+  const topWritten = topSsh ? writtenOnly(topSsh, ctx.writtenSshKeys) : {};
+  const sshConfig = ssh && sshConfigFile(ctx, ssh.config);
+  const configFile = sshConfig === undefined ? undefined : readSshConfig(ctx, sshConfig);
+  const built = hosts?.map(({ name, host }) => {
+    if (!host || !sshBase) return undefined;
+    // The ssh config is looked up for the address as written: it may be a Host alias (sshEffective.ts).
+    const effective = effectiveSsh(
+      { name, address: host.address, defaults: sshBase, top: topWritten, host: host.ssh ? sshOverrides(ctx, host.ssh, ['hosts', name, 'ssh']) : {}, config: configFile, home: ctx.home },
+      // A value the schema or the checks already refused (a jumpHost's port, say) is reported once, by them.
+      (where, message) => void (ctx.p.has(where) ? undefined : ctx.p.add(where, message)),
+    );
+    return effective && {
+      name,
+      address: effective.address,
+      ...(parseIpv4(effective.address) !== undefined ? { ip: effective.address } : {}),
+      roles: host.roles,
+      ...(host.interface !== undefined ? { interface: host.interface } : {}),
+      ...(host.priority !== undefined ? { priority: host.priority } : {}),
+      ssh: effective.ssh,
+      sshSources: effective.sources,
+    };
   });
   const resolvedCluster = cluster && buildCluster(ctx, cluster, built?.every((h) => h !== undefined) ? built : undefined);
-  const sshConfig = ssh && sshConfigFile(ctx, ssh.config);
   const validRoutes = routes?.filter((r) => r !== undefined);
   if (!resolvedCluster || !sshBase || !built || built.some((h) => h === undefined) || !sysctls || !routes || validRoutes?.length !== routes.length
     || !history || !packages || !maintenance) return undefined;
@@ -96,8 +113,7 @@ function buildCluster(ctx: BuildContext, c: ClusterParsed, hosts: readonly Draft
 }
 
 /** The top-level SSH settings, every default filled in by the schema. */
-function sshSettings(ctx: BuildContext, s: SshParsed, segs: Segs): SshSettings | undefined {
-  const overrides = sshOverrides(ctx, s, segs);
+function sshSettings(overrides: SshOverrides): SshSettings | undefined {
   const { user, port, useAgent, knownHostsFile, hostKeyPolicy, connectTimeoutMs, commandTimeoutMs, keepaliveIntervalMs } = overrides;
   if (user === undefined || port === undefined || useAgent === undefined || knownHostsFile === undefined || hostKeyPolicy === undefined
     || connectTimeoutMs === undefined || commandTimeoutMs === undefined || keepaliveIntervalMs === undefined) return undefined;
@@ -105,6 +121,30 @@ function sshSettings(ctx: BuildContext, s: SshParsed, segs: Segs): SshSettings |
 }
 
 type SshOverrides = { -readonly [K in keyof SshSettings]?: SshSettings[K] };
+
+/** The inventory key each SSH setting is written under. */
+const WRITTEN_AS: Readonly<Record<string, keyof SshSettings>> = {
+  user: 'user', port: 'port', identityFile: 'identityFile', password: 'password', sudoPassword: 'sudoPassword', agent: 'useAgent',
+  knownHostsFile: 'knownHostsFile', hostKeyPolicy: 'hostKeyPolicy', jumpHost: 'jumpHost',
+  connectTimeout: 'connectTimeoutMs', commandTimeout: 'commandTimeoutMs', keepaliveInterval: 'keepaliveIntervalMs',
+};
+
+/** The settings of `all` that the inventory writes (not the schema's defaults). */
+function writtenOnly(all: SshOverrides, written: ReadonlySet<string>): SshExplicit {
+  const out: SshOverrides = {};
+  for (const key of written) {
+    const setting = WRITTEN_AS[key];
+    if (setting !== undefined && all[setting] !== undefined) (out as Record<string, unknown>)[setting] = all[setting];
+  }
+  return out;
+}
+
+/** Reads the ssh config; a problem is the inventory's, at ssh.config. */
+function readSshConfig(ctx: BuildContext, file: string): SshConfigFile | undefined {
+  const read = sshConfigSetting(file, ctx.home);
+  if ('problem' in read) ctx.p.add(['ssh', 'config'], read.problem);
+  return 'config' in read ? read.config : undefined;
+}
 
 /** The SSH keys written (or defaulted), resolved; the others are left out so that merging works key by key. */
 function sshOverrides(ctx: BuildContext, s: HostSshParsed, segs: Segs): SshOverrides {

@@ -87,7 +87,10 @@ function check(text: string, file: string, env: NodeJS.ProcessEnv, home: string,
   if (!shape.success) addIssues(problems, InventorySchema, shape.error.issues);
   const parts = validParts(source);
   checkInventory(problems, parts);
-  const draft = buildDraft({ p: problems, env, home, file: path.resolve(file), exists }, parts);
+  const rawSsh = (source.root as { ssh?: unknown } | undefined)?.ssh;
+  // A key with no value means "not given", as everywhere in the inventory.
+  const writtenSshKeys = new Set(rawSsh && typeof rawSsh === 'object' ? Object.entries(rawSsh).filter(([, v]) => v !== null && v !== undefined).map(([k]) => k) : []);
+  const draft = buildDraft({ p: problems, env, home, file: path.resolve(file), exists, writtenSshKeys }, parts);
   return { file, problems, draft };
 }
 
@@ -102,9 +105,10 @@ function complete({ file, problems, draft }: Checked, resolved: Resolution): Inv
       continue;
     }
     const failure = resolved.failures.get(h.address);
+    const alias = draft.sshConfig && !h.sshSources?.alias ? ` (it is no Host alias with a HostName in ${h.sshSources?.config ?? draft.sshConfig} either)` : '';
     problems.add(['hosts', h.name, 'address'], failure === undefined
-      ? `${h.address} is a host name and was not resolved to an IPv4 address`
-      : `cannot resolve ${h.address} to an IPv4 address on this machine (${failure}); fix the name or its DNS record, or write the IPv4 address`);
+      ? `${h.address} is a host name and was not resolved to an IPv4 address${alias}`
+      : `cannot resolve ${h.address} to an IPv4 address on this machine (${failure})${alias}; fix the name or its DNS record, or write the IPv4 address`);
   }
   // With every IP known from the start, the first step already ran these rules, and found nothing.
   if (problems.count === 0 && draft.hosts.some((h) => h.ip === undefined)) checkAddresses(problems, draft.cluster, hosts);

@@ -47,6 +47,12 @@ export class Problems {
     this.reported.add(formatPath(segs));
   }
 
+  /** Whether a problem is already reported at exactly this path (a later rule then says nothing more there). */
+  has(segs: Segs): boolean {
+    const at = formatPath(segs);
+    return this.list.some((p) => p.path === at);
+  }
+
   get count(): number {
     return this.list.length;
   }

@@ -26,10 +26,59 @@ export interface SshSettings {
   readonly useAgent: boolean; // SSH_AUTH_SOCK, when set
   readonly knownHostsFile: string; // absolute
   readonly hostKeyPolicy: HostKeyPolicy;
-  readonly jumpHost?: string; // host[:port], same user and keys
+  /** The inventory's ssh.jumpHost as written (host[:port], same user and keys); what is followed is proxyJump. */
+  readonly jumpHost?: string;
+  /** The hops to go through, first hop first (from ssh.jumpHost or the ssh config's ProxyJump); absent: direct. */
+  readonly proxyJump?: readonly JumpHop[];
   readonly connectTimeoutMs: number;
   readonly commandTimeoutMs: number;
   readonly keepaliveIntervalMs: number;
+}
+
+/** One hop of a jump chain, reached through the hops before it (the first one directly). */
+export interface JumpHop {
+  readonly spec: string; // as written in ProxyJump or ssh.jumpHost, e.g. deploy@bastion:2222
+  readonly address: string; // where the hop is (its HostName): resolved by the hop before it, or here for the first
+  readonly port: number;
+  readonly user: string;
+  readonly identityFile?: string; // absolute
+  readonly password?: Secret; // ssh.jumpHost only: the host's own ("same user and keys")
+  readonly useAgent: boolean;
+  readonly knownHostsFile: string; // absolute: this hop's host key is checked there
+  readonly hostKeyPolicy: HostKeyPolicy;
+  readonly connectTimeoutMs: number;
+  readonly keepaliveIntervalMs: number;
+}
+
+/** A value of a host's SSH settings and where it came from: "default", "inventory ssh.user", "~/.ssh/config:12 (Host lb-*)". */
+export interface Sourced<T> {
+  readonly value: T;
+  readonly from: string;
+}
+
+/** One jump hop as `facts` and `plan --json` show it. */
+export interface HopSources {
+  readonly hop: string; // as written
+  readonly hostName: Sourced<string>;
+  readonly user: Sourced<string>;
+  readonly port: Sourced<number>;
+  readonly identityFile: Sourced<string | null>;
+  readonly knownHostsFile: Sourced<string>;
+  readonly hostKeyPolicy: Sourced<HostKeyPolicy>;
+}
+
+/** Where each effective SSH setting of a host came from (never a secret: key file paths at most). */
+export interface SshSources {
+  readonly config: string | null; // the ssh config file read, null when none
+  readonly alias?: string; // the address as written, when the ssh config gave it a HostName
+  readonly hostName: Sourced<string>;
+  readonly user: Sourced<string>;
+  readonly port: Sourced<number>;
+  readonly identityFile: Sourced<string | null>;
+  readonly knownHostsFile: Sourced<string>;
+  readonly hostKeyPolicy: Sourced<HostKeyPolicy>;
+  readonly connectTimeout: Sourced<string>; // e.g. "10s"
+  readonly proxyJump: Sourced<string | null> & { readonly hops: readonly HopSources[] };
 }
 
 export interface Route {
@@ -41,7 +90,8 @@ export interface Route {
 export interface Host {
   readonly name: string;
   /**
-   * As written in the inventory: an IPv4 address or a DNS name. The backend lists (haproxy's `server`
+   * As written in the inventory: an IPv4 address or a DNS name — or, when it is a Host alias of the ssh
+   * config, that alias's HostName (the alias is then in sshSources.alias). The backend lists (haproxy's `server`
    * lines, nginx's upstreams, the lbs' backend probe) use it as written, so that a changed DNS record is
    * followed by the next reload there.
    */
@@ -55,7 +105,9 @@ export interface Host {
   readonly roles: readonly Role[];
   readonly interface?: string; // lb only: where VRRP runs and the VIP lives
   readonly priority?: number; // lb only: 1–254; highest starts as MASTER
-  readonly ssh: SshSettings; // inventory defaults merged with the host's own overrides
+  readonly ssh: SshSettings; // the host's own ssh keys, then the inventory's ssh:, then the ssh config, then defaults
+  /** Where each of `ssh`'s settings came from (sshEffective.ts); absent for hosts not loaded from a file. */
+  readonly sshSources?: SshSources;
 }
 
 export interface HaproxyTimeouts {

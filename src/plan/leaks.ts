@@ -31,7 +31,8 @@ function plainText(r: Resource): string {
 export async function refuseExposedSecrets(playbook: Playbook, inventory: Inventory): Promise<void> {
   const secrets = inventorySecrets(inventory).filter((s) => s.value !== '');
   if (secrets.length === 0) return;
-  const texts: string[] = [inventory.cluster.name, ...inventory.hosts.map((h) => `${h.name} ${h.address} ${h.ip} ${h.ssh.user}`)];
+  // The SSH settings and their sources (paths, ssh config lines, jump hosts) are printed by facts and --json.
+  const texts: string[] = [inventory.cluster.name, ...inventory.hosts.map((h) => `${h.name} ${h.address} ${h.ip} ${h.ssh.user} ${JSON.stringify(h.sshSources ?? {})}`)];
   // Every template, rendered as every kind of host sees it: each lb (their files differ in priority and
   // state) and one host of each other set of roles (theirs differ only in names and addresses, above).
   const seen = new Set<string>();

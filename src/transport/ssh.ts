@@ -1,10 +1,12 @@
-// One ssh2 connection per host, reused for every step. Host keys are checked against the inventory's
-// known_hosts file under its policy; scripts go over stdin to `sh -s`, so no script text is ever quoted.
+// One ssh2 connection per host, reused for every step; hosts behind jump hosts share the connections to
+// them (jumpPool.ts). Host keys are checked against each hop's known_hosts file under its policy; scripts
+// go over stdin to `sh -s`, so no script text is ever quoted.
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Client, type ConnectConfig } from 'ssh2';
 import { HostError } from '../errors.js';
-import type { Host, SshSettings } from '../inventory/types.js';
+import type { Host, JumpHop, SshSettings } from '../inventory/types.js';
+import { JumpPool } from './jumpPool.js';
 import { quote } from './quote.js';
 import {
   fingerprint,
@@ -30,10 +32,13 @@ async function readOptional(file: string): Promise<string> {
  * inventory writes it, which is what known_hosts is searched for and records (as OpenSSH records the name
  * typed); `ip`, when given, is where to connect: the IP every inventory check was made against.
  */
+/** What connecting to one hop takes: a host's settings, or a jump hop's own. */
+type HopSettings = Pick<SshSettings, 'user' | 'identityFile' | 'password' | 'useAgent' | 'knownHostsFile' | 'hostKeyPolicy' | 'connectTimeoutMs' | 'keepaliveIntervalMs'>;
+
 async function hopConfig(
   address: string,
   port: number,
-  ssh: SshSettings,
+  ssh: HopSettings,
   ip?: string,
 ): Promise<{ config: ConnectConfig; where: string; hostKeyProblem: () => string | undefined; recorded: () => Promise<void> }> {
   const lookupName = hostLookupName(address, port);
@@ -98,6 +103,26 @@ async function connect(label: string, hop: Hop, sock?: NodeJS.ReadableStream): P
   return client;
 }
 
+/** A channel from `via` to address:port, for the next hop's SSH to run over. */
+function forward(via: Client, address: string, port: number): Promise<NodeJS.ReadableStream> {
+  return new Promise((resolve, reject) =>
+    via.forwardOut('127.0.0.1', 0, address, port, (error, stream) =>
+      error ? reject(new Error(`cannot open a channel to ${address}:${port} through it: ${error.message}`)) : resolve(stream),
+    ),
+  );
+}
+
+/** One hop of a jump chain, through the hop before it (if any); errors name the hop as written. */
+async function openHop(hop: JumpHop, via: Client | undefined): Promise<Client> {
+  const sock = via ? await forward(via, hop.address, hop.port).catch((error: Error) => {
+    throw new HostError(hop.spec, error.message);
+  }) : undefined;
+  return connect(hop.spec, await hopConfig(hop.address, hop.port, hop), sock);
+}
+
+/** This process's jump connections: one run, so one connection per hop for the whole run. */
+const jumps = new JumpPool<Client>(openHop);
+
 function handshake(label: string, where: string, config: ConnectConfig, hostKeyProblem: () => string | undefined): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client();
@@ -143,30 +168,29 @@ export class SshTransport implements Transport {
   private constructor(
     private readonly host: Host,
     private readonly client: Client,
-    private readonly jump: Client | undefined,
+    private readonly releaseJump: (hard?: boolean) => void,
   ) {}
 
+  /** Connects to the host, through its jump chain's shared connections when it has one. */
   static async open(host: Host): Promise<SshTransport> {
     const { ssh } = host;
-    let jump: Client | undefined;
+    const chain = ssh.proxyJump ?? [];
+    let lease: { client: Client; release: (hard?: boolean) => void } | undefined;
     let sock: NodeJS.ReadableStream | undefined;
-    if (ssh.jumpHost) {
-      const [jumpAddress = ssh.jumpHost, jumpPort = '22'] = ssh.jumpHost.split(':');
-      const hop = await hopConfig(jumpAddress, Number(jumpPort), ssh);
-      jump = await connect(`${host.name} (via ${ssh.jumpHost})`, hop);
-      const jumpClient = jump;
-      sock = await new Promise((resolve, reject) =>
-        jumpClient.forwardOut('127.0.0.1', 0, host.ip, ssh.port, (error, stream) =>
-          error ? reject(new HostError(host.name, `jump host ${ssh.jumpHost}: ${error.message}`)) : resolve(stream),
-        ),
-      );
-    }
-    const hop = await hopConfig(host.address, ssh.port, ssh, host.ip);
     try {
-      const client = await connect(host.name, hop, sock);
-      return new SshTransport(host, client, jump);
+      if (chain.length > 0) {
+        lease = await jumps.acquire(chain).catch((error: unknown) => {
+          throw error instanceof HostError ? new HostError(host.name, `jump host ${error.host}: ${error.reason}`) : error;
+        });
+        const last = chain[chain.length - 1]!;
+        sock = await forward(lease.client, host.ip, ssh.port).catch((error: Error) => {
+          throw new HostError(host.name, `jump host ${last.spec}: ${error.message}`);
+        });
+      }
+      const client = await connect(host.name, await hopConfig(host.address, ssh.port, ssh, host.ip), sock);
+      return new SshTransport(host, client, lease?.release ?? (() => undefined));
     } catch (error) {
-      jump?.end();
+      lease?.release();
       throw error;
     }
   }
@@ -237,10 +261,10 @@ export class SshTransport implements Transport {
     // ssh2 destroys only a socket still writable: after end() it would wait for the peer's FIN.
     if (abandoned.length > 0) {
       this.client.destroy();
-      this.jump?.destroy();
     } else {
       this.client.end();
-      this.jump?.end();
     }
+    // The jump connections stay while other hosts still use them.
+    this.releaseJump(abandoned.length > 0);
   }
 }

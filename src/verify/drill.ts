@@ -221,10 +221,10 @@ export async function runDrill(inventory: Inventory, options: DrillOptions = {})
       // Unreachable routes on the lbs cut exactly lb → backend traffic; a host that is both, or a
       // server the lbs are reached through, would cut VRRP or this drill's own SSH with it.
       const stacked = servers.filter((s) => hasRole(s, 'lb')).map((s) => s.name);
-      const jumps = lbHosts.filter((h) => servers.some((s) => [s.address, s.ip].includes(h.ssh.jumpHost?.split(':')[0] ?? ''))).map((h) => h.name);
+      const jumps = lbHosts.filter((h) => (h.ssh.proxyJump ?? []).some((hop) => servers.some((s) => [s.address, s.ip].includes(hop.address)))).map((h) => h.name);
       if (servers.length === 0) problems.push('--failover-backends: the inventory has no server hosts');
       if (stacked.length > 0) problems.push(`--failover-backends: ${stacked.join(', ')} are lbs and servers at once, so their backends cannot be cut off from the lbs alone`);
-      if (jumps.length > 0) problems.push(`--failover-backends: ${jumps.join(', ')} are reached through a server (ssh.jumpHost)`);
+      if (jumps.length > 0) problems.push(`--failover-backends: ${jumps.join(', ')} are reached through a server (ssh.jumpHost or ProxyJump)`);
     }
     if (healthy.length < 2 || problems.length > 0) {
       const why = healthy.length < 2

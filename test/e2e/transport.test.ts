@@ -1,6 +1,8 @@
 // The SSH transport against real sshd: host-key policies (plain and hashed known_hosts), a non-root
-// user through sudo, a password from the environment, a jump host, one connection per host, and a
-// host that does not answer. A lab of 1 lb + 1 server is enough.
+// user through sudo, a password from the environment, a jump host, one connection per host, a host that
+// does not answer, and hosts reached only through aliases of an ssh config, behind a ProxyJump bastion
+// that gets one connection per run. A lab of 1 lb + 2 servers: the second server is the bastion, and
+// stays out of the inventories (the other tests see 1 lb + 1 server).
 import { beforeAll, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -13,10 +15,17 @@ const SUBNET = '10.213.53.0/24';
 const LB = `${NAME}-lb-1`;
 const SERVER = `${NAME}-server-1`;
 const LB_ADDRESS = '10.213.53.11';
+const SERVER_ADDRESS = '10.213.53.21';
+const BASTION = `${NAME}-server-2`;
+const BASTION_ADDRESS = '10.213.53.22';
 const PASSWORD = 'Corr3ct-h0rse'; // the deploy user's SSH password: must never be printed
 // The sudo password of a user without NOPASSWD: quotes, a dollar, a space and a backslash.
 const SUDO_PASSWORD = `pa's "w$rd \\x9`;
 let lab: TestLab;
+/** A host's SSH settings as `plan --json` and `facts --json` show them. */
+interface SshView {
+  readonly proxyJump: { readonly value: string | null; readonly hops: readonly { readonly hop: string; readonly hostName: { readonly value: string } }[] };
+}
 let base = '';
 
 async function sh(node: string, script: string): Promise<string> {
@@ -37,8 +46,9 @@ const acceptedLogins = (node: string) => sh(node, "journalctl -u ssh --no-pager 
 
 labSuite('ssh transport against real sshd', () => {
   beforeAll(async () => {
-    lab = await startTestLab({ name: NAME, subnet: SUBNET, lbs: 1, servers: 1 });
-    base = readFileSync(lab.inventoryFile, 'utf8');
+    lab = await startTestLab({ name: NAME, subnet: SUBNET, lbs: 1, servers: 2 });
+    base = readFileSync(lab.inventoryFile, 'utf8').replace(new RegExp(`^  ${BASTION}: .*\n`, 'm'), '');
+    expect(base).not.toContain(BASTION_ADDRESS);
     // A deploy user with the lab's key, a password and passwordless sudo; a second user without sudo.
     for (const node of [LB, SERVER]) {
       await sh(node, [
@@ -80,7 +90,8 @@ labSuite('ssh transport against real sshd', () => {
     const file = inventoryWith('accept.yaml', { identityFile: identity(), knownHostsFile: fresh, hostKeyPolicy: 'accept-new' });
     expect((await cli(['facts', file])).code).toBe(0);
     const recorded = readFileSync(fresh, 'utf8').trim().split('\n').sort();
-    const real = readFileSync(known(), 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')).sort();
+    // The bastion (out of the inventory) is not asked: only the inventory's hosts' keys are recorded.
+    const real = readFileSync(known(), 'utf8').trim().split('\n').filter((l) => !l.startsWith(`${BASTION_ADDRESS} `)).map((l) => l.split(' ').slice(0, 3).join(' ')).sort();
     expect(recorded).toEqual(real);
     // A key that changed after it was recorded is refused, as under strict.
     const lbKey = recorded.find((l) => l.startsWith(`${LB_ADDRESS} `))!.split(' ')[2]!;
@@ -177,6 +188,86 @@ labSuite('ssh transport against real sshd', () => {
     const r = await cli(['facts', file, '--limit', SERVER]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await sh(SERVER, "journalctl -u ssh --no-pager -o cat | grep '^Accepted ' | tail -1")).toContain(`from ${LB_ADDRESS} `);
+  });
+
+  /**
+   * An ssh config in the test's directory, and an inventory that names it and holds nothing else about
+   * SSH: no IP, user, port or key, only the aliases (lb-alias, server-alias) as addresses.
+   */
+  function aliasInventory(file: string, config: string): string {
+    const configFile = join(lab.dir, `${file}.ssh_config`);
+    writeFileSync(configFile, config);
+    const path = inventoryWith(file, { config: configFile });
+    writeFileSync(path, readFileSync(path, 'utf8').replace(`address: ${LB_ADDRESS},`, 'address: lb-alias,').replace(`address: ${SERVER_ADDRESS},`, 'address: server-alias,'));
+    expect(readFileSync(path, 'utf8')).not.toMatch(/10\.213\.53\.(11|21|22)|identityFile|knownHostsFile|user:|port: 22/);
+    return path;
+  }
+  const lastLogin = (node: string) => sh(node, "journalctl -u ssh --no-pager -o cat | grep '^Accepted ' | tail -1");
+  const hostsOf = (stdout: string) => (JSON.parse(stdout) as { hosts: { host: string; connections: number; ssh: SshView }[] }).hosts;
+
+  it('ssh config aliases only: up and plan converge through a ProxyJump bastion, which gets one connection per run', async () => {
+    const file = aliasInventory('aliases.yaml', [
+      'Host lb-alias',
+      `  HostName ${LB_ADDRESS}`,
+      'Host server-alias',
+      `  HostName ${SERVER_ADDRESS}`,
+      'Host *-alias',
+      '  ProxyJump bastion',
+      'Host bastion',
+      `  HostName ${BASTION_ADDRESS}`,
+      'Host *',
+      '  User root',
+      `  IdentityFile ${identity()}`,
+      `  UserKnownHostsFile ${known()}`,
+      '  StrictHostKeyChecking yes',
+      '',
+    ].join('\n'));
+    const before = await Promise.all([acceptedLogins(BASTION), acceptedLogins(LB), acceptedLogins(SERVER)]);
+    const up = await cli(['up', file, '--yes', '--json']);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+    // One connection to the bastion for the whole run, one to each host (through it).
+    expect(await Promise.all([acceptedLogins(BASTION), acceptedLogins(LB), acceptedLogins(SERVER)])).toEqual([before[0]! + 1, before[1]! + 1, before[2]! + 1]);
+    for (const node of [LB, SERVER]) expect(await lastLogin(node)).toContain(`from ${BASTION_ADDRESS} `);
+    // The report says where each setting came from.
+    const lb = hostsOf(up.stdout).find((h) => h.host === LB)!;
+    expect(lb.connections).toBe(1);
+    expect(lb.ssh).toMatchObject({
+      alias: 'lb-alias',
+      hostName: { value: LB_ADDRESS, from: `${file}.ssh_config:2 (Host lb-alias)` },
+      user: { value: 'root', from: expect.stringMatching(/ssh_config:10 \(Host \*\)$/) },
+      port: { value: 22, from: 'default' },
+      proxyJump: { value: 'bastion', hops: [{ hop: 'bastion', hostName: { value: BASTION_ADDRESS } }] },
+    });
+    expect(await sh(LB, 'cat /etc/haproxy/haproxy.cfg')).toContain(`${SERVER_ADDRESS}:6443`); // the HostName, not the alias
+
+    const plan = await cli(['plan', file, '--json']);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+    expect(hostsOf(plan.stdout).map((h) => h.ssh.proxyJump.value)).toEqual(['bastion', 'bastion']);
+    expect(await acceptedLogins(BASTION)).toBe(before[0]! + 2);
+  });
+
+  it('a two-hop ProxyJump: bastion, then the lb, then the server', async () => {
+    const file = aliasInventory('twohops.yaml', [
+      'Host lb-alias',
+      `  HostName ${LB_ADDRESS}`,
+      'Host server-alias',
+      `  HostName ${SERVER_ADDRESS}`,
+      '  ProxyJump bastion,lb-alias',
+      'Host bastion',
+      `  HostName ${BASTION_ADDRESS}`,
+      'Host *',
+      `  IdentityFile ${identity()}`,
+      `  UserKnownHostsFile ${known()}`,
+      '',
+    ].join('\n'));
+    const before = await acceptedLogins(BASTION);
+    const r = await cli(['facts', file, '--limit', SERVER, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const [server] = JSON.parse(r.stdout) as { host: string; facts: { ssh: SshView } }[];
+    expect(server!.facts.ssh.proxyJump.hops.map((h) => `${h.hop} ${h.hostName.value}`)).toEqual([`bastion ${BASTION_ADDRESS}`, `lb-alias ${LB_ADDRESS}`]);
+    expect(await lastLogin(SERVER)).toContain(`from ${LB_ADDRESS} `);
+    expect(await lastLogin(LB)).toContain(`from ${BASTION_ADDRESS} `);
+    expect(await acceptedLogins(BASTION)).toBe(before + 1);
   });
 
   it('a host cut off the network fails within the connect timeout; the others still report', async () => {

@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import path from 'node:path';
+import path, { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
@@ -109,6 +109,17 @@ describe('parseInventory: valid input', () => {
         commandTimeoutMs: 300_000,
         keepaliveIntervalMs: 15_000,
       },
+      sshSources: {
+        config: null,
+        hostName: { value: '10.10.10.98', from: 'inventory hosts.lb-1.address' },
+        user: { value: 'root', from: 'inventory ssh.user' },
+        port: { value: 22, from: 'default' },
+        identityFile: { value: '/home/tester/.ssh/id_ed25519', from: 'inventory ssh.identityFile' },
+        knownHostsFile: { value: '/home/tester/.ssh/known_hosts', from: 'default' },
+        hostKeyPolicy: { value: 'strict', from: 'default' },
+        connectTimeout: { value: '10s', from: 'default' },
+        proxyJump: { value: null, from: 'default', hops: [] },
+      },
     });
     expect(inv.hosts[2]).not.toHaveProperty('priority');
     expect(inv.hosts[2]).not.toHaveProperty('interface');
@@ -163,6 +174,12 @@ describe('parseInventory: valid input', () => {
       knownHostsFile: '/work/inv/known',
       hostKeyPolicy: 'accept-new',
       jumpHost: 'bastion.example.com:2200',
+      // ssh.jumpHost: the host's user and keys, as before; its own port.
+      proxyJump: [{
+        spec: 'bastion.example.com:2200', address: 'bastion.example.com', port: 2200, user: 'admin',
+        password: { value: 'pa ss word', source: 'env SSH_PASS' }, useAgent: false, knownHostsFile: '/work/inv/known',
+        hostKeyPolicy: 'accept-new', connectTimeoutMs: 3_000, keepaliveIntervalMs: 60_000,
+      }],
       connectTimeoutMs: 3_000,
       commandTimeoutMs: 600_000,
       keepaliveIntervalMs: 60_000,
@@ -643,19 +660,32 @@ describe('host addresses written as names', () => {
 
 // Keys other features build on: read and resolved here, used elsewhere.
 describe('ssh.config and cluster.endpoint', () => {
-  const withExisting = (inv: Inv, existing: string[]) =>
-    parseInventory(stringify(inv), FILE, ENV, HOME, undefined, (f) => existing.includes(f));
+  // The ssh config is read when the inventory is loaded (its aliases decide where hosts are): these
+  // files exist, in a directory of their own, as home and the inventory's directory.
+  const withExisting = (inv: Inv, existing: string[]) => {
+    const root = mkdtempSync(join(tmpdir(), 'ha-provision-sshconfig-'));
+    for (const f of existing) {
+      mkdirSync(dirname(join(root, f)), { recursive: true });
+      writeFileSync(join(root, f), 'Host unused\n  User nobody\n');
+    }
+    const at = (f: string | undefined) => (f === undefined ? undefined : join(root, f));
+    return { inv: parseInventory(stringify(inv), join(root, 'inv', 'cluster.yaml'), ENV, join(root, 'home'), undefined, (f) => existing.some((e) => join(root, e) === f)), at };
+  };
 
   it.each<[string, unknown, string[], string | undefined]>([
     ['absent, no ~/.ssh/config', undefined, [], undefined],
-    ['absent, ~/.ssh/config exists', undefined, ['/home/tester/.ssh/config'], '/home/tester/.ssh/config'],
-    ['false, though ~/.ssh/config exists', false, ['/home/tester/.ssh/config'], undefined],
-    ['a path under ~', '~/.ssh/lab_config', [], '/home/tester/.ssh/lab_config'],
-    ['a path relative to the inventory', 'ssh/config', [], '/work/inv/ssh/config'],
-    ['an absolute path (not looked for here)', '/etc/ssh/ssh_config', [], '/etc/ssh/ssh_config'],
+    ['absent, ~/.ssh/config exists', undefined, ['home/.ssh/config'], 'home/.ssh/config'],
+    ['false, though ~/.ssh/config exists', false, ['home/.ssh/config'], undefined],
+    ['a path under ~', '~/.ssh/lab_config', ['home/.ssh/lab_config'], 'home/.ssh/lab_config'],
+    ['a path relative to the inventory', 'ssh/config', ['inv/ssh/config'], 'inv/ssh/config'],
   ])('ssh.config %s', (_what, config, existing, expected) => {
-    const inv = withExisting(edit((i) => { if (config !== undefined) i.ssh.config = config; }), existing);
-    expect(inv.sshConfig).toBe(expected);
+    const { inv, at } = withExisting(edit((i) => { if (config !== undefined) i.ssh.config = config; }), existing);
+    expect(inv.sshConfig).toBe(at(expected));
+  });
+
+  it('an ssh.config the inventory names but that cannot be read is a problem at ssh.config, naming the file', () => {
+    const err = problemsOf(edit((i) => (i.ssh.config = '/nonexistent/ssh_config')));
+    expect(err.problems).toEqual([{ path: 'ssh.config', message: expect.stringContaining('/nonexistent/ssh_config') }]);
   });
 
   it('parseInventory alone takes no file to exist, so it does not depend on this machine', () => {
