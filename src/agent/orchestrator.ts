@@ -29,6 +29,14 @@ export interface HostReport {
   readonly connections: number; // SSH connections opened (1 on a converged run)
   readonly notes: readonly string[]; // e.g. a run in progress, a stale lock taken over
   readonly history?: readonly string[]; // what was applied when, when the run read it (rollback)
+  readonly versions?: HostVersions;
+}
+
+/** The host's applied-version numbers (see src/facts/history.ts): what a rollback would go back to. */
+export interface HostVersions {
+  readonly before: number; // the newest version on the host when this run planned (0: none)
+  readonly after: number; // the newest as last read; past `before` when this run wrote one
+  readonly target?: number; // rollback: the version this host's files were put back to
 }
 
 export interface RunReport {
@@ -37,6 +45,7 @@ export interface RunReport {
   readonly aborted: boolean; // the user declined the plan
   readonly order?: readonly string[]; // a rolling strategy's order of work, as shown with the plan
   readonly rollout?: StrategyOutcome; // its timeline, and where it stopped
+  readonly runId?: string; // as each changed host's version history names this run ("run 5f2c1a9b")
 }
 
 export interface Progress {
@@ -98,13 +107,17 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
   const identity = runIdentity(options.forceUnlock);
   const errors = new Map<string, string>();
   const applied = new Map<string, readonly Change[]>();
+  // Kept as planned: the facts are read again after applying, and a rollback's target would move with them.
+  const versionsAtPlan = new Map<string, Pick<HostVersions, 'before' | 'target'>>();
 
   const report = (agent: HostAgent): HostReport => {
     const error = errors.get(agent.host.name);
     const done = applied.get(agent.host.name);
     const status: HostStatus = error ? 'failed' : done ? 'changed' : agent.changes.length > 0 ? 'pending' : 'in-sync';
     const history = agent.facts?.history.length ? { history: describeVersions(agent.facts.history) } : {};
-    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount, connections: agent.connectionCount, notes: agent.notes, ...history };
+    const atPlan = versionsAtPlan.get(agent.host.name);
+    const versions = atPlan && agent.facts ? { versions: { ...atPlan, after: agent.facts.historyHead } } : {};
+    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount, connections: agent.connectionCount, notes: agent.notes, ...history, ...versions };
   };
   const guarded = (agent: HostAgent, work: () => Promise<void>) =>
     limit(async () => {
@@ -121,6 +134,9 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
         guarded(agent, async () => {
           progress.step(agent.host.name, 'reading facts');
           const changes = await agent.refresh();
+          const facts = agent.facts!;
+          const target = options.retarget?.target?.(facts);
+          versionsAtPlan.set(agent.host.name, { before: facts.historyHead, ...(target === undefined ? {} : { target }) });
           progress.step(agent.host.name, changes.length === 0 ? 'in sync' : `${changes.length} change(s) planned`);
         }),
       ),
@@ -136,11 +152,11 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
         agent.notes.push(lock.alive ? `a run is in progress on this host: ${lock.holder}` : `a stale lock is left by ${lock.holder} (its run ended without releasing it); the next up takes it over`);
       }
     }
-    const planned = agents.map(report);
-    const anyChange = planned.some((r) => r.status === 'pending');
+    const plan = agents.map(report);
+    const anyChange = plan.some((r) => r.status === 'pending');
     // Half a fleet is not changed on a plan that could not see the other half (an lb left on an
     // old keepalived config beside a new one is how a VIP gets lost).
-    const unplanned = planned.some((r) => r.status === 'failed');
+    const unplanned = plan.some((r) => r.status === 'failed');
     // One run, one history number on every host it changes: past the newest any of them has.
     const version = Math.max(0, ...agents.map((a) => a.facts?.historyHead ?? 0)) + 1;
     const fleet: Fleet = {
@@ -166,9 +182,9 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     };
     // A rolling strategy's order reads every lb (who holds the VIP): only when something is to change.
     const order = anyChange && !unplanned ? await strategy.preview(fleet).catch((e: Error) => [`cannot order the rollout: ${redact(e.message)}`]) : [];
-    if (options.expectPlan && !unplanned) options.expectPlan(planned);
-    if (options.apply && (unplanned || (anyChange && options.confirm && !(await options.confirm(planned, order))))) {
-      return { hosts: planned, checks: [], aborted: true, ...(order.length ? { order } : {}) };
+    if (options.expectPlan && !unplanned) options.expectPlan(plan);
+    if (options.apply && (unplanned || (anyChange && options.confirm && !(await options.confirm(plan, order))))) {
+      return { hosts: plan, checks: [], aborted: true, ...(order.length ? { order } : {}), runId: identity.id };
     }
     let outcome: StrategyOutcome | undefined;
     if (options.apply) {
@@ -182,7 +198,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const checks = options.verify ? await verify(inventory, runningServices(playbook, 'lb', inventory), agents, observers, errors, settle, guarded) : [];
     const hostsReport = agents.map(report);
     for (const r of hostsReport) progress.done(r.host, r);
-    return { hosts: hostsReport, checks, aborted: false, ...(order.length ? { order } : {}), ...(strategy.name === 'rolling' && outcome ? { rollout: outcome } : {}) };
+    return { hosts: hostsReport, checks, aborted: false, ...(order.length ? { order } : {}), ...(strategy.name === 'rolling' && outcome ? { rollout: outcome } : {}), runId: identity.id };
   } finally {
     for (const agent of [...agents, ...observers]) agent.close();
   }

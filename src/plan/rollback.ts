@@ -67,6 +67,10 @@ export function rollbackTo(target: Target): Retarget {
       if (typeof n === 'string') throw new HostError(host, `cannot roll back: ${n}`);
       return rollbackResources(resources, filesAt(facts.history, n), facts.files);
     },
+    target(facts) {
+      const n = targetVersion(facts.history, target);
+      return typeof n === 'number' ? n : undefined;
+    },
   };
 }
 
