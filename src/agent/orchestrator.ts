@@ -75,12 +75,16 @@ export interface RunOptions {
   readonly forceUnlock?: boolean;
   /** Desired state other than the playbook's (rollback). */
   readonly retarget?: Retarget;
+  /** The id the hosts record this run under (random if not given): known before the run, for a record of a run cut short. */
+  readonly runId?: string;
 }
 
+export const newRunId = (): string => randomBytes(4).toString('hex');
+
 /** This run, as a host's lock describes it to anyone who finds it held. */
-export function runIdentity(forceUnlock = false): RunIdentity {
+export function runIdentity(forceUnlock = false, id: string = newRunId()): RunIdentity {
   return {
-    id: randomBytes(4).toString('hex'),
+    id,
     controller: hostname(),
     pid: process.pid,
     user: userInfo().username,
@@ -104,7 +108,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
   const observers = inventory.hosts.filter((h) => !inRun(h.name) && hasRole(h, 'lb')).map((h) => new HostAgent(inventory, playbook, h, connector));
   const limit = pLimit(Math.max(1, options.concurrency));
   const strategy = options.strategy ?? parallel;
-  const identity = runIdentity(options.forceUnlock);
+  const identity = runIdentity(options.forceUnlock, options.runId);
   const errors = new Map<string, string>();
   const applied = new Map<string, readonly Change[]>();
   // Kept as planned: the facts are read again after applying, and a rollback's target would move with them.

@@ -150,6 +150,7 @@ async function planOrUp(command: Mode, values: Values, positionals: string[]): P
       ...(values['allow-ssh-path-change'] ? { preflight: { allowSshPathChange: true } } : {}),
       ...(values['force-unlock'] ? { forceUnlock: true } : {}),
       ...(retarget ? { retarget } : {}),
+      ...(recording ? { runId: recording.runId } : {}),
       confirm: async (plan: readonly HostReport[], order: readonly string[]) => {
         recording?.planned(plan);
         if (json && !interactive) return true;

@@ -43,7 +43,7 @@ export interface HistoryRecord {
   readonly format: typeof RECORD_FORMAT;
   readonly command: RecordedCommand;
   readonly flags: Readonly<Record<string, string | boolean>>;
-  readonly runId?: string; // the hosts' version history names the run so: "run 5f2c1a9b"
+  readonly runId: string; // the hosts' version history names the run so: "run 5f2c1a9b"
   readonly user: string;
   readonly sudoUser?: string; // who ran it through sudo, when it was
   readonly controller: string; // this machine's host name
@@ -67,6 +67,7 @@ export interface HistoryRecord {
 /** What is known when the run starts. */
 export interface RunContext {
   readonly command: RecordedCommand;
+  readonly runId: string; // given to the run, so that a run cut short is still named as its hosts name it
   readonly flags: Readonly<Record<string, string | boolean | undefined>>;
   readonly user: string;
   readonly sudoUser?: string;
@@ -144,7 +145,7 @@ export function buildRecord(context: RunContext, end: RunEnd, ended: Date, secre
     format: RECORD_FORMAT,
     command: context.command,
     flags,
-    ...(report?.runId ? { runId: report.runId } : {}),
+    runId: report?.runId ?? context.runId,
     user: context.user,
     ...(context.sudoUser ? { sudoUser: context.sudoUser } : {}),
     controller: context.controller,

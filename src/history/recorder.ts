@@ -5,13 +5,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { constants, hostname, userInfo } from 'node:os';
-import type { HostReport, Progress, RunReport } from '../agent/orchestrator.js';
+import { newRunId, type HostReport, type Progress, type RunReport } from '../agent/orchestrator.js';
 import { redactor } from '../redact.js';
 import { buildRecord, recordLine, type RecordedCommand, type RunContext, type RunEnd } from './record.js';
 import { appendRecord, prepareHistory } from './store.js';
 
 export interface Recording {
   readonly file: string;
+  readonly runId: string; // the run must take this id (RunOptions.runId)
   /** Wraps the run's progress (if any) to learn each host's last step and when applying starts. */
   observe(progress: Progress | undefined): Progress;
   /** The plan, as the run is about to apply it. */
@@ -37,6 +38,7 @@ export function runContext(command: RecordedCommand, flags: RunContext['flags'],
   const sudoUser = process.env.SUDO_USER;
   return {
     command,
+    runId: newRunId(),
     flags,
     user: osUser(),
     ...(sudoUser ? { sudoUser } : {}),
@@ -87,6 +89,7 @@ export function startRecording(context: RunContext, options: { readonly file: st
 
   return {
     file,
+    runId: context.runId,
     observe: (progress) => ({
       phase(name) {
         if (name === 'apply') applying = true;

@@ -68,6 +68,7 @@ export function rollbackTo(target: Target): Retarget {
       return rollbackResources(resources, filesAt(facts.history, n), facts.files);
     },
     target(facts) {
+      if (facts.history.length === 0) return undefined; // nothing was ever applied here: nothing put back
       const n = targetVersion(facts.history, target);
       return typeof n === 'number' ? n : undefined;
     },

@@ -33,6 +33,7 @@ const host = (name: string, more: Partial<HostReport> = {}): HostReport => ({ ho
 
 const context: RunContext = {
   command: 'up',
+  runId: 'c0ffee00',
   flags: { yes: true, limit: 'lb-1,lb-2', templates: `/srv/${PASS}/t`, help: undefined, 'dry-run': false },
   user: 'root',
   sudoUser: 'alice',
