@@ -70,7 +70,8 @@ export function rollbackTo(target: Target): Retarget {
     target(facts) {
       if (facts.history.length === 0) return undefined; // nothing was ever applied here: nothing put back
       const n = targetVersion(facts.history, target);
-      return typeof n === 'number' ? n : undefined;
+      // --to N names one state of the fleet: a host no run changed since an older version is as N had it.
+      return typeof n === 'string' ? undefined : typeof target === 'number' ? target : n;
     },
   };
 }
