@@ -225,9 +225,9 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
     }
 
     // The history, as a user reads it: one line per run, in order, each with its outcome.
-    const listing = await cli(['history'], { env: { HA_PROVISION_HISTORY: own } });
-    expect(listing.code, listing.stderr).toBe(0);
-    const rows = listing.stdout.trim().split('\n').slice(1);
+    const runs = await cli(['history'], { env: { HA_PROVISION_HISTORY: own } });
+    expect(runs.code, runs.stderr).toBe(0);
+    const rows = runs.stdout.trim().split('\n').slice(1);
     expect(rows).toHaveLength(3);
     expect(rows.map((r) => r.match(/^(\d+) .* (ok|failed) .* (up|rollback) /)?.slice(1))).toEqual([['1', 'ok', 'up'], ['2', 'ok', 'up'], ['3', 'ok', 'rollback']]);
     expect(rows[1]).toContain(`2 changed, 2 in sync: version ${secondChange}`);
