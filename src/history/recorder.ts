@@ -23,7 +23,14 @@ export interface Recording {
   close(): void;
 }
 
-const sha256Of = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+/** The file's hash; a file gone unreadable since it was loaded must not fail the run over its record. */
+function sha256Of(file: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch (error) {
+    return `unreadable: ${(error as NodeJS.ErrnoException).code ?? 'error'}`;
+  }
+}
 
 function osUser(): string {
   try {
