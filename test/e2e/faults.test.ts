@@ -79,7 +79,7 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
     const second = await cli(['up', changed, '--yes']);
     const firstResult = await first.done;
     expect(firstResult.code, firstResult.stdout + firstResult.stderr).toBe(0);
-    expect(second.code).toBe(1);
+    expect(second.code, second.stdout + second.stderr).toBe(1);
     expect(second.stdout).toMatch(new RegExp(`${lb1}: cannot plan: a run is in progress on this host: controller \\S+ \\(pid ${first.child.pid}, user \\S+\\), run [0-9a-f]{8}, since `));
     expect(second.stdout).toContain('Aborted: some hosts could not be planned, so nothing was changed.');
     expect(await lockOf(lb1)).toBe(''); // released
