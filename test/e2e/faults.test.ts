@@ -131,6 +131,20 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
     inventory = changed;
   });
 
+  it('Ctrl-C mid-apply: the run exits 130 and its record says interrupted, the lbs it was applying to unknown; they finish', async () => {
+    const changed = withClientTimeout(33);
+    const run = background(['up', changed, '--yes', '--playbook', slowPlaybook()]);
+    expect(await waitFor(async () => (await lockOf(lb1)).includes('script_pid=') && (await lockOf(lb2)).includes('script_pid='))).toBe(true);
+    run.child.kill('SIGINT');
+    expect((await run.done).code).toBe(130);
+    const interrupted = (await history(changed)).at(-1)!;
+    expect([interrupted.command, interrupted.outcome, interrupted.pid]).toEqual(['up', 'interrupted', run.child.pid]);
+    expect(interrupted.hosts.filter((h) => h.status === 'unknown').map((h) => h.host).sort()).toEqual([lb1, lb2]);
+    expect(await waitFor(async () => (await lockOf(lb1)) === '' && (await lockOf(lb2)) === '')).toBe(true);
+    expect((await cli(['plan', changed])).code).toBe(0);
+    inventory = changed;
+  });
+
   it('the link cut during apply: that host is reported lost within the keepalive window, it finishes, and a re-run converges', async () => {
     const changed = withClientTimeout(35);
     writeFileSync(changed, readFileSync(changed, 'utf8').replace(/^ssh:\n/m, 'ssh:\n  keepaliveInterval: 2s\n'));
