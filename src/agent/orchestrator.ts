@@ -30,6 +30,14 @@ export interface HostReport {
   readonly notes: readonly string[]; // e.g. a run in progress, a stale lock taken over
   readonly history?: readonly string[]; // what was applied when, when the run read it (rollback)
   readonly ssh?: SshSources; // the effective SSH settings and where each came from
+  readonly versions?: HostVersions;
+}
+
+/** The host's applied-version numbers (see src/facts/history.ts): what a rollback would go back to. */
+export interface HostVersions {
+  readonly before: number; // the newest version on the host when this run planned (0: none)
+  readonly after: number; // the newest as last read; past `before` when this run wrote one
+  readonly target?: number; // rollback: the version this host's files were put back to
 }
 
 export interface RunReport {
@@ -38,6 +46,7 @@ export interface RunReport {
   readonly aborted: boolean; // the user declined the plan
   readonly order?: readonly string[]; // a rolling strategy's order of work, as shown with the plan
   readonly rollout?: StrategyOutcome; // its timeline, and where it stopped
+  readonly runId?: string; // as each changed host's version history names this run ("run 5f2c1a9b")
   /** Where the run's time went, in ms: reading and planning, the confirmation prompt, applying, verifying. */
   readonly phases?: Phases;
 }
@@ -76,12 +85,16 @@ export interface RunOptions {
   readonly forceUnlock?: boolean;
   /** Desired state other than the playbook's (rollback). */
   readonly retarget?: Retarget;
+  /** The id the hosts record this run under (random if not given): known before the run, for a record of a run cut short. */
+  readonly runId?: string;
 }
 
+export const newRunId = (): string => randomBytes(4).toString('hex');
+
 /** This run, as a host's lock describes it to anyone who finds it held. */
-export function runIdentity(forceUnlock = false): RunIdentity {
+export function runIdentity(forceUnlock = false, id: string = newRunId()): RunIdentity {
   return {
-    id: randomBytes(4).toString('hex'),
+    id,
     controller: hostname(),
     pid: process.pid,
     user: userInfo().username,
@@ -105,7 +118,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
   const observers = inventory.hosts.filter((h) => !inRun(h.name) && hasRole(h, 'lb')).map((h) => new HostAgent(inventory, playbook, h, connector));
   const limit = pLimit(Math.max(1, options.concurrency));
   const strategy = options.strategy ?? parallel;
-  const identity = runIdentity(options.forceUnlock);
+  const identity = runIdentity(options.forceUnlock, options.runId);
   const errors = new Map<string, string>();
   const applied = new Map<string, readonly Change[]>();
   const clock = { start: Date.now(), planned: 0, confirmed: 0, applied: 0 };
@@ -116,13 +129,17 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const appliedAt = clock.applied || confirmed;
     return { planMs: planned - clock.start, confirmMs: confirmed - planned, applyMs: appliedAt - confirmed, verifyMs: now - appliedAt };
   };
+  // Kept as planned: the facts are read again after applying, and a rollback's target would move with them.
+  const versionsAtPlan = new Map<string, Pick<HostVersions, 'before' | 'target'>>();
 
   const report = (agent: HostAgent): HostReport => {
     const error = errors.get(agent.host.name);
     const done = applied.get(agent.host.name);
     const status: HostStatus = error ? 'failed' : done ? 'changed' : agent.changes.length > 0 ? 'pending' : 'in-sync';
     const history = agent.facts?.history.length ? { history: describeVersions(agent.facts.history) } : {};
-    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount, connections: agent.connectionCount, notes: agent.notes, ...history, ...(agent.host.sshSources ? { ssh: agent.host.sshSources } : {}) };
+    const atPlan = versionsAtPlan.get(agent.host.name);
+    const versions = atPlan && agent.facts ? { versions: { ...atPlan, after: agent.facts.historyHead } } : {};
+    return { host: agent.host.name, status, changes: done ?? agent.changes, ...(error ? { error } : {}), execs: agent.execCount, connections: agent.connectionCount, notes: agent.notes, ...history, ...versions, ...(agent.host.sshSources ? { ssh: agent.host.sshSources } : {}) };
   };
   const guarded = (agent: HostAgent, work: () => Promise<void>) =>
     limit(async () => {
@@ -139,6 +156,9 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
         guarded(agent, async () => {
           progress.step(agent.host.name, 'reading facts');
           const changes = await agent.refresh();
+          const facts = agent.facts!;
+          const target = options.retarget?.target?.(facts);
+          versionsAtPlan.set(agent.host.name, { before: facts.historyHead, ...(target === undefined ? {} : { target }) });
           progress.step(agent.host.name, changes.length === 0 ? 'in sync' : `${changes.length} change(s) planned`);
         }),
       ),
@@ -189,7 +209,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const order = anyChange && !unplanned ? await strategy.preview(fleet).catch((e: Error) => [`cannot order the rollout: ${redact(e.message)}`]) : [];
     if (options.expectPlan && !unplanned) options.expectPlan(planned);
     if (options.apply && (unplanned || (anyChange && options.confirm && !(await options.confirm(planned, order))))) {
-      return { hosts: planned, checks: [], aborted: true, ...(order.length ? { order } : {}), phases: phases() };
+      return { hosts: planned, checks: [], aborted: true, ...(order.length ? { order } : {}), phases: phases(), runId: identity.id };
     }
     clock.confirmed = Date.now();
     let outcome: StrategyOutcome | undefined;
@@ -205,7 +225,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const checks = options.verify ? await verify(inventory, runningServices(playbook, 'lb', inventory), agents, observers, errors, settle, guarded) : [];
     const hostsReport = agents.map(report);
     for (const r of hostsReport) progress.done(r.host, r);
-    return { hosts: hostsReport, checks, aborted: false, ...(order.length ? { order } : {}), ...(strategy.name === 'rolling' && outcome ? { rollout: outcome } : {}), phases: phases() };
+    return { hosts: hostsReport, checks, aborted: false, ...(order.length ? { order } : {}), ...(strategy.name === 'rolling' && outcome ? { rollout: outcome } : {}), phases: phases(), runId: identity.id };
   } finally {
     for (const agent of [...agents, ...observers]) agent.close();
   }

@@ -15,6 +15,7 @@ Commands:
   render <inventory.yaml> --out DIR   the rendered configs per host, no SSH
   init <inventory.yaml> --lb A,B --server X,Y --vip CIDR   write a new, commented inventory
   completion bash|zsh       a shell completion script: source <(ha-provision completion bash)
+  history [inventory.yaml]  the runs of up, rollout and rollback recorded on this machine; history show N
   lab up|down|status|stop|start|partition|heal|exec   a local fleet of real test hosts (root, Linux)
 
 SSH: the inventory's ssh: keys, then ~/.ssh/config (or ssh: { config: FILE }; config: false for none) for
@@ -46,6 +47,7 @@ Options:
   --allow-ssh-path-change   apply a route that changes how a host reaches this machine (refused otherwise)
   --force-unlock       apply even where another run's lock is held: its apply script is stopped first
   --plan FILE          apply exactly a plan saved by \`plan --out FILE\`: not asked again; refused if a host drifted
+  --history FILE       record this run there, not in <inventory dir>/.ha-provision/history.jsonl (see \`history\`)
 
 One run at a time per host: an apply holds a lock on the host (flock on /run/ha-provision.lock) naming
 its controller, pid, user and start. up refuses a host whose lock is held, naming the holder; a lock left
@@ -68,7 +70,7 @@ the step must leave a healthy lb), printing a timeline:
 A failed step restores that host (as up does), stops the rollout and exits 1, saying which hosts run the
 new config and which the old; the next rollout continues from there.
 
-Options: --yes, --json, --limit a,b, --dry-run, --no-verify, --force-unlock, --playbook, --templates as for up
+Options: --yes, --json, --limit a,b, --dry-run, --no-verify, --force-unlock, --playbook, --templates, --history as for up
   --batch N            servers changed at once (default 1)
   --pause S|enter      between steps: wait S seconds, or for Enter (on a terminal)
   --window SPEC        maintenance windows, e.g. "Sat 02:00-04:00", "daily 01:00-03:00", "Mon-Fri 22:00-02:00",
@@ -88,14 +90,30 @@ is in progress on a host (or left a stale lock). Changes nothing. Secrets are ma
 --out FILE saves the plan for a change ticket (no secret in clear): \`up --plan FILE\` or \`rollout --plan FILE\`
 applies exactly that plan later, and refuses, naming host and file, if anything differs by then.
 Exit 0 when every host is in sync, 2 when changes are pending, 1 on any error.`,
-  rollback: `Usage: ha-provision rollback <inventory.yaml> [--to N] [--limit a,b] [--dry-run] [--yes] [--json] [--no-verify]
+  rollback: `Usage: ha-provision rollback <inventory.yaml> [--to N] [--limit a,b] [--dry-run] [--yes] [--json] [--no-verify] [--history FILE]
 
 Lists what was applied when on each host (every run that changed files is a numbered version, kept on the
 host under /var/lib/ha-provision/history: who, when, and each file before and after), then puts the config
 files that services load back as they were after version N (--to N; 0 is before the first kept version),
 or as they were before the last version. Same plan, confirmation, lock, validation, reload checks and
 verify as up. Packages, sysctls and routes follow the inventory, not the history. The rollback is itself a
-new version; up puts the inventory back. The last 10 versions are kept (history.keep in the inventory).`,
+new version; up puts the inventory back. The last 10 versions are kept (history.keep in the inventory).
+Each rollback (not --dry-run) is recorded in this machine's run history, as up is (see \`history\`).`,
+  history: `Usage: ha-provision history [inventory.yaml | DIR] [--history FILE] [--json]
+       ha-provision history show N [inventory.yaml | DIR] [--history FILE] [--json]
+
+Every up, rollout and rollback that could change hosts (not plan, not --dry-run) appends one record to
+<inventory dir>/.ha-provision/history.jsonl on this machine — or to --history FILE, or $HA_PROVISION_HISTORY —
+however it ends: done, failed, declined (aborted), a rollout stopped, or interrupted (Ctrl-C, SIGTERM).
+A record: the command and flags, who (OS user, sudo user, this host's name), start, end and duration, the
+inventory's path and sha256, the playbook, per host its changes as the plan lists them (diffs with secrets
+masked), its outcome, error and version numbers on the host (before, after, and for a rollback the version
+put back), verify's checks, and the outcome and exit code. No secret is written.
+
+history lists the runs, one line each: N, start (UTC), duration, who, outcome, hosts changed/failed and the
+version the run wrote, and the command. history show N shows run N in full (--json: the record as stored,
+with n). N is the record's line in the file. Without an inventory, the history of ./ is read. A torn last
+line (a run killed while writing) is skipped, and said so. A run killed outright (SIGKILL) is not recorded.`,
   verify: `Usage: ha-provision verify <inventory.yaml> [--limit a,b] [--json] [--ca FILE] [--failover [--failover-backends] [--yes]]
 
 Checks: TCP and HTTPS through the VIP from this machine, exactly one lb holds the VIP (every lb is read,

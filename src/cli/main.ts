@@ -24,6 +24,8 @@ import { askSecret, asksFirst, confirmOnTty } from './confirm.js';
 import { HostAgent } from '../agent/agent.js';
 import { freshHostFacts } from '../facts/gather.js';
 import { OPTIONS } from './options.js';
+import { runContext, startRecording } from '../history/recorder.js';
+import { historyCommand, historyFileFor } from './history.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -106,34 +108,48 @@ async function planOrUp(command: Mode, values: Values, positionals: string[]): P
       ? (await import('./progressTty.js')).ttyProgress(inventory, hosts.limit)
       : plainProgress((l) => process.stderr.write(`${l}\n`));
   const strategy = command === 'rollout' ? await rolloutStrategy(values, inventory, log, apply) : undefined;
-  const expectPlan = saved && ((plan: readonly HostReport[]) => {
-    const drift = planDrift(saved, plan, secretsOf(inventory), redact);
-    if (drift.length > 0) throw new UsageError(`${String(values.plan)}: the hosts are not as the saved plan saw them; nothing was changed:\n  ${drift.join('\n  ')}`);
-  });
-  const report = await run(inventory, playbook, {
-    ...hosts,
-    apply,
-    ...(strategy ? { strategy } : {}),
-    ...(expectPlan ? { expectPlan } : {}),
-    verify: apply && !values['no-verify'],
-    ...(progress ? { progress } : {}),
-    ...(values['allow-ssh-path-change'] ? { preflight: { allowSshPathChange: true } } : {}),
-    ...(values['force-unlock'] ? { forceUnlock: true } : {}),
-    ...(retarget ? { retarget } : {}),
-    confirm: async (plan: readonly HostReport[], order: readonly string[]) => {
-      if (json && !interactive) return true;
-      log(formatPlan(plan, redact, paint));
-      if (order.length > 0) log(`\nRollout order:\n${order.map((l) => `  ${redact(l)}`).join('\n')}`);
-      return interactive ? confirmOnTty(`\nApply these changes to ${plan.filter((h) => h.status === 'pending').length} host(s)? [y/N] `) : true;
-    },
-  });
-  await progress?.close?.();
-  if (typeof values.out === 'string') {
-    const text = formatPlan(report.hosts, redact, painter(false));
-    await writePlan(resolve(values.out), savePlan(report.hosts, { cluster: inventory.cluster.name, inventory: inventory.file, secrets: secretsOf(inventory), redact, text }));
-    log(`plan saved to ${values.out}: apply exactly this plan with \`ha-provision up|rollout ${positionals[0]} --plan ${values.out}\``);
+  // From here on hosts may change: the run is recorded in the controller's history however it ends.
+  const recording = apply ? startRecording(runContext(command, values, inventory.file, playbook.file), { file: historyFileFor(values, inventory.file), secrets: secretsOf(inventory), warn: (l) => process.stderr.write(`warning: ${l}\n`) }) : undefined;
+  try {
+    const expectPlan = saved && ((plan: readonly HostReport[]) => {
+      const drift = planDrift(saved, plan, secretsOf(inventory), redact);
+      if (drift.length > 0) throw new UsageError(`${String(values.plan)}: the hosts are not as the saved plan saw them; nothing was changed:\n  ${drift.join('\n  ')}`);
+    });
+    const watched = recording ? recording.observe(progress) : progress;
+    const report = await run(inventory, playbook, {
+      ...hosts,
+      apply,
+      ...(strategy ? { strategy } : {}),
+      ...(expectPlan ? { expectPlan } : {}),
+      verify: apply && !values['no-verify'],
+      ...(watched ? { progress: watched } : {}),
+      ...(values['allow-ssh-path-change'] ? { preflight: { allowSshPathChange: true } } : {}),
+      ...(values['force-unlock'] ? { forceUnlock: true } : {}),
+      ...(retarget ? { retarget } : {}),
+      ...(recording ? { runId: recording.runId } : {}),
+      confirm: async (plan: readonly HostReport[], order: readonly string[]) => {
+        recording?.planned(plan);
+        if (json && !interactive) return true;
+        log(formatPlan(plan, redact, paint));
+        if (order.length > 0) log(`\nRollout order:\n${order.map((l) => `  ${redact(l)}`).join('\n')}`);
+        return interactive ? confirmOnTty(`\nApply these changes to ${plan.filter((h) => h.status === 'pending').length} host(s)? [y/N] `) : true;
+      },
+    });
+    await progress?.close?.();
+    if (typeof values.out === 'string') {
+      const text = formatPlan(report.hosts, redact, painter(false));
+      await writePlan(resolve(values.out), savePlan(report.hosts, { cluster: inventory.cluster.name, inventory: inventory.file, secrets: secretsOf(inventory), redact, text }));
+      log(`plan saved to ${values.out}: apply exactly this plan with \`ha-provision up|rollout ${positionals[0]} --plan ${values.out}\``);
+    }
+    const code = finish(command, report, redact, paint, json, apply);
+    recording?.end(report, code);
+    return code;
+  } catch (error) {
+    recording?.fail(error);
+    throw error;
+  } finally {
+    recording?.close();
   }
-  return finish(command, report, redact, paint, json, apply);
 }
 
 function finish(command: Mode | 'verify', report: RunReport, redact: ReturnType<typeof redactor>, paint: ReturnType<typeof painter>, json: boolean, apply: boolean): number {
@@ -299,6 +315,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./init.js')).initCommand(values, positionals);
     case 'completion':
       return (await import('./completion.js')).completionCommand(positionals);
+    case 'history':
+      return historyCommand(values, positionals);
   }
   return 1;
 }

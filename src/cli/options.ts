@@ -16,13 +16,13 @@ const COMMON: OptionTable = {
 
 const PLANNING: OptionTable = { ...COMMON, 'allow-ssh-path-change': { type: 'boolean' } };
 
-const APPLYING: OptionTable = { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' }, plan: { type: 'string' } };
+const APPLYING: OptionTable = { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' }, plan: { type: 'string' }, history: { type: 'string' } };
 
 export const OPTIONS: Record<string, OptionTable> = {
   up: APPLYING,
   rollout: { ...APPLYING, batch: { type: 'string' }, pause: { type: 'string' }, window: { type: 'string' }, tz: { type: 'string' }, 'wait-for-window': { type: 'boolean' } },
   plan: { ...PLANNING, out: { type: 'string' } },
-  rollback: { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' }, to: { type: 'string' } },
+  rollback: { ...PLANNING, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' }, 'no-verify': { type: 'boolean' }, 'force-unlock': { type: 'boolean' }, to: { type: 'string' }, history: { type: 'string' } },
   verify: { ...COMMON, ca: { type: 'string' }, failover: { type: 'boolean' }, 'failover-backends': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' } },
   facts: COMMON,
   render: { ...COMMON, out: { type: 'string' }, family: { type: 'string' } },
@@ -42,7 +42,8 @@ export const OPTIONS: Record<string, OptionTable> = {
     probe: { type: 'boolean' },
   },
   completion: { help: { type: 'boolean', short: 'h' } },
+  history: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, history: { type: 'string' } },
 };
 
 /** Flags whose value is a local path: the completion scripts offer files there. */
-export const PATH_FLAGS: readonly string[] = ['playbook', 'templates', 'out', 'plan', 'identity-file', 'known-hosts', 'ca'];
+export const PATH_FLAGS: readonly string[] = ['playbook', 'templates', 'out', 'plan', 'identity-file', 'known-hosts', 'ca', 'history'];

@@ -67,6 +67,12 @@ export function rollbackTo(target: Target): Retarget {
       if (typeof n === 'string') throw new HostError(host, `cannot roll back: ${n}`);
       return rollbackResources(resources, filesAt(facts.history, n), facts.files);
     },
+    target(facts) {
+      if (facts.history.length === 0) return undefined; // nothing was ever applied here: nothing put back
+      const n = targetVersion(facts.history, target);
+      // --to N names one state of the fleet: a host no run changed since an older version is as N had it.
+      return typeof n === 'string' ? undefined : typeof target === 'number' ? target : n;
+    },
   };
 }
 

@@ -92,4 +92,6 @@ export interface Retarget {
   readonly history: boolean; // the facts read must include the host's history
   /** The playbook's resources for this host → the ones to converge to; throws a HostError if it cannot. */
   resources(resources: Resource[], facts: HostFacts, host: string): Resource[];
+  /** The version this host is put back to, if it can be (a rollback), for the run's record. */
+  target?(facts: HostFacts): number | undefined;
 }

@@ -44,6 +44,20 @@ const background = (args: string[]): { child: ChildProcess; done: Promise<CliRes
   return { child, done };
 };
 const lockOf = async (node: string) => (await labExec(NAME, node, ['cat', '/run/ha-provision.lock'])).stdout;
+/** The controller's run history next to the inventories (they all live in `dir`), as `history --json` gives it. */
+interface Recorded {
+  n: number;
+  command: string;
+  outcome: string;
+  pid: number;
+  version?: number;
+  hosts: { host: string; status: string; error?: string; versions?: { before: number; after: number; target?: number } }[];
+}
+const history = async (...args: string[]): Promise<Recorded[]> => {
+  const listed = await cli(['history', ...args, '--json']);
+  expect(listed.code, listed.stderr).toBe(0);
+  return JSON.parse(listed.stdout) as Recorded[];
+};
 
 labSuite('safe under faults and concurrency, against real hosts', () => {
   beforeAll(async () => {
@@ -65,11 +79,16 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
     const second = await cli(['up', changed, '--yes']);
     const firstResult = await first.done;
     expect(firstResult.code, firstResult.stdout + firstResult.stderr).toBe(0);
-    expect(second.code).toBe(1);
+    expect(second.code, second.stdout + second.stderr).toBe(1);
     expect(second.stdout).toMatch(new RegExp(`${lb1}: cannot plan: a run is in progress on this host: controller \\S+ \\(pid ${first.child.pid}, user \\S+\\), run [0-9a-f]{8}, since `));
     expect(second.stdout).toContain('Aborted: some hosts could not be planned, so nothing was changed.');
     expect(await lockOf(lb1)).toBe(''); // released
     expect((await cli(['plan', changed])).code).toBe(0);
+    // Both runs are in the controller's history: the refused one changed nothing, and says why.
+    const [refused, applied] = (await history(dir)).slice(-2);
+    expect([refused!.command, refused!.outcome]).toEqual(['up', 'aborted']);
+    expect(refused!.hosts.find((h) => h.host === lb1)!.error).toMatch(/^a run is in progress on this host: controller /);
+    expect([applied!.command, applied!.outcome, applied!.pid]).toEqual(['up', 'ok', first.child.pid]);
     inventory = changed;
   });
 
@@ -112,6 +131,20 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
     inventory = changed;
   });
 
+  it('Ctrl-C mid-apply: the run exits 130 and its record says interrupted, the lbs it was applying to unknown; they finish', async () => {
+    const changed = withClientTimeout(33);
+    const run = background(['up', changed, '--yes', '--playbook', slowPlaybook()]);
+    expect(await waitFor(async () => (await lockOf(lb1)).includes('script_pid=') && (await lockOf(lb2)).includes('script_pid='))).toBe(true);
+    run.child.kill('SIGINT');
+    expect((await run.done).code).toBe(130);
+    const interrupted = (await history(changed)).at(-1)!;
+    expect([interrupted.command, interrupted.outcome, interrupted.pid]).toEqual(['up', 'interrupted', run.child.pid]);
+    expect(interrupted.hosts.filter((h) => h.status === 'unknown').map((h) => h.host).sort()).toEqual([lb1, lb2]);
+    expect(await waitFor(async () => (await lockOf(lb1)) === '' && (await lockOf(lb2)) === '')).toBe(true);
+    expect((await cli(['plan', changed])).code).toBe(0);
+    inventory = changed;
+  });
+
   it('the link cut during apply: that host is reported lost within the keepalive window, it finishes, and a re-run converges', async () => {
     const changed = withClientTimeout(35);
     writeFileSync(changed, readFileSync(changed, 'utf8').replace(/^ssh:\n/m, 'ssh:\n  keepaliveInterval: 2s\n'));
@@ -130,6 +163,9 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
     }
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(new RegExp(`${lb2}: .*(connection was lost|while applying).*later steps may have run`));
+    const failed = (await history(dir)).at(-1)!;
+    expect([failed.command, failed.outcome, failed.pid]).toEqual(['up', 'failed', run.child.pid]);
+    expect(failed.hosts.find((h) => h.host === lb2)).toMatchObject({ status: 'failed', error: expect.stringMatching(/later steps may have run/) });
     expect(result.stdout).toMatch(new RegExp(`${lb1}\\s+changed`));
     // The host finished the script it had: the new file, loaded (no pending marker), nothing staged.
     expect(await waitFor(async () => (await lockOf(lb2)) === '')).toBe(true);
@@ -175,11 +211,12 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
     await expectOneStableHolder(NAME, [lb1, lb2], VIP, 3_000);
   });
 
-  it('rollback --to N after two changes: every lb back on version N, and plan shows exactly the diff to the inventory', async () => {
+  it('rollback --to N after two changes: every lb back on version N, plan shows exactly the diff to the inventory, and history names each run', async () => {
     const first = withClientTimeout(36);
     const second = withClientTimeout(37);
-    expect((await cli(['up', first, '--yes'])).code).toBe(0);
-    expect((await cli(['up', second, '--yes'])).code).toBe(0);
+    const own = join(dir, 'rollback-history', 'runs.jsonl'); // these three runs only
+    expect((await cli(['up', first, '--yes', '--history', own])).code).toBe(0);
+    expect((await cli(['up', second, '--yes', '--history', own])).code).toBe(0);
     // What was applied when, per host: one run is one number on every host it changed.
     const listing = await cli(['rollback', second, '--dry-run']);
     expect(listing.stdout).toContain('versions on this host (newest last):');
@@ -191,7 +228,7 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
     expect(versionsOf(lb2).slice(-2)).toEqual([firstChange, secondChange]);
     expect(listing.code).toBe(2); // the previous version differs from what runs: a plan, nothing applied
 
-    const back = await cli(['rollback', second, '--to', String(firstChange), '--yes']);
+    const back = await cli(['rollback', second, '--to', String(firstChange), '--yes', '--history', own]);
     expect(back.code, back.stdout + back.stderr).toBe(0);
     for (const lb of [lb1, lb2]) expect(await sh(lb, 'cat /etc/haproxy/haproxy.cfg')).toContain('timeout client 36s');
     const plan = await cli(['plan', second, '--json', '--limit', `${lb1},${lb2}`]);
@@ -200,6 +237,30 @@ labSuite('safe under faults and concurrency, against real hosts', () => {
       expect(host.changes.map((c) => c.summary)).toEqual(['update /etc/haproxy/haproxy.cfg', 'reload haproxy (/etc/haproxy/haproxy.cfg changed)']);
       expect(host.changes[0]!.diff!.split('\n').filter((l) => /^[+-](?![+-]{2})/.test(l))).toEqual(['-    timeout client 36s', '+    timeout client 37s']);
     }
+
+    // The history, as a user reads it: one line per run, in order, each with its outcome.
+    const runs = await cli(['history'], { env: { HA_PROVISION_HISTORY: own } });
+    expect(runs.code, runs.stderr).toBe(0);
+    const rows = runs.stdout.trim().split('\n').slice(1);
+    expect(rows).toHaveLength(3);
+    expect(rows.map((r) => r.match(/^(\d+) .* (ok|failed) .* (up|rollback) /)?.slice(1))).toEqual([['1', 'ok', 'up'], ['2', 'ok', 'up'], ['3', 'ok', 'rollback']]);
+    expect(rows[1]).toContain(`2 changed, 2 in sync: version ${secondChange}`);
+    expect(rows[2]).toContain(`back to ${firstChange}`);
+    const records = await history('--history', own);
+    expect(records.map((r) => [r.command, r.outcome, r.version])).toEqual([['up', 'ok', firstChange], ['up', 'ok', secondChange], ['rollback', 'ok', secondChange! + 1]]);
+    const shown = await cli(['history', 'show', '3', '--history', own]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain(`Run 3: rollback, ok`);
+    expect(shown.stdout).toMatch(new RegExp(`^  rolled back to version ${firstChange}: .*${lb1}, ${lb2}`, 'm'));
+    expect(shown.stdout).toContain(`${lb1}: changed, 2 changes (version ${secondChange} → ${secondChange! + 1}; put back as version ${firstChange} had it)`);
+    expect(shown.stdout).toContain('+    timeout client 36s');
+    // No record holds the keepalived password: not this file, nor the one next to the inventories, whose
+    // first run created keepalived.conf (its diff shows the auth_pass line, masked).
+    const authPass = /authPass: (\S+)/.exec(readFileSync(labInventory, 'utf8'))![1]!;
+    const besideInventory = readFileSync(join(dir, '.ha-provision', 'history.jsonl'), 'utf8');
+    expect(besideInventory).toContain('auth_pass ********');
+    for (const raw of [readFileSync(own, 'utf8'), besideInventory]) expect(raw).not.toContain(authPass);
+
     expect((await cli(['up', second, '--yes'])).code).toBe(0);
     inventory = second;
   });

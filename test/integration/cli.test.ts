@@ -153,10 +153,21 @@ describe('ha-provision CLI', () => {
     expect(connections).toBe(before);
   });
 
-  it.each([['up'], ['plan'], ['rollback'], ['verify'], ['facts'], ['render'], ['lab'], ['init'], ['completion']])('%s --help describes the command', async (command) => {
+  it.each([['up'], ['plan'], ['rollback'], ['verify'], ['facts'], ['render'], ['lab'], ['init'], ['completion'], ['history']])('%s --help describes the command', async (command) => {
     const r = await runCli([command, '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Usage: /);
+  });
+
+  it.each<[string, string[], number, RegExp]>([
+    ['no history yet: said, not an error', ['history', join(dir, 'nowhere', 'cluster.yaml')], 0, /^no history at .*nowhere\/\.ha-provision\/history\.jsonl: no up, rollout or rollback has been recorded there$/m],
+    ['show of a run that is not there', ['history', 'show', '1', '--history', join(dir, 'none.jsonl')], 1, /no history at/],
+    ['show without N', ['history', 'show'], 1, /history show takes N and at most one inventory/],
+    ['show of a bad N', ['history', 'show', 'last'], 1, /N must be a run number \(1 or more; `history` lists them\), got last/],
+  ])('history: %s', async (_, args, code, message) => {
+    const r = await runCli(args);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
   });
 
   it('--version prints the package version; an unknown command exits 1 with help', async () => {

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { historyFact, type Version } from '../../src/facts/history.js';
 import { sha256, type FileFact } from '../../src/facts/facts.js';
-import { filesAt, rollbackResources, targetVersion } from '../../src/plan/rollback.js';
+import { filesAt, rollbackResources, rollbackTo, targetVersion } from '../../src/plan/rollback.js';
+import { freshHostFacts } from '../../src/facts/gather.js';
 import type { Resource } from '../../src/resources/types.js';
 
 const fact = (content: string, mode = '644'): FileFact => ({ content, sha256: sha256(content), owner: 'root', group: 'root', mode });
@@ -23,6 +24,18 @@ const HISTORY = [
   version(4, { [CFG]: 'cfg 21s' }, { [CFG]: 'cfg 22s' }),
 ];
 const contents = (m: Map<string, FileFact | 'absent'>) => Object.fromEntries([...m].map(([p, f]) => [p, f === 'absent' ? 'absent' : f.content]));
+
+describe('the version a rollback puts a host back to, as its run record names it', () => {
+  it.each<[string, readonly Version[], number | 'previous', number | undefined]>([
+    ['--to N: N, on every host', HISTORY, 2, 2],
+    ['--to N on a host no run changed since an older version: still N, as N had it', HISTORY.slice(0, 1), 3, 3],
+    ['the previous version: this host\'s', HISTORY, 'previous', 3],
+    ['a version no longer kept: none', HISTORY.slice(2), 0, undefined],
+    ['nothing ever applied here: none', [], 2, undefined],
+  ])('%s', (_, history, target, expected) => {
+    expect(rollbackTo(target).target?.({ ...freshHostFacts('debian'), history })).toBe(expected);
+  });
+});
 
 describe('targetVersion', () => {
   it.each<[string, readonly Version[], number | 'previous', number | RegExp]>([
