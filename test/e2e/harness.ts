@@ -6,14 +6,15 @@
 //   });
 //
 // Each test file uses its own lab name and subnet; the lab is torn down after the suite, pass or fail.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { labDown, labExec, labUp, type LabHostStatus } from '../../src/lab/index.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
+import { builtCli } from '../fixtures/built.js';
 
 export { PROJECT_ROOT };
 
@@ -111,33 +112,6 @@ export async function startTestLab(a: TestLabOptions | string, subnet?: string, 
 
 // ---- running the CLI ----
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-let built = false;
-/** dist/ from the current sources: rebuilt once per test process when src/ is newer. */
-function ensureBuilt(): string {
-  const main = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
-  if (!built) {
-    let stale = true;
-    try {
-      stale = statSync(main).mtimeMs < newestMtime(join(PROJECT_ROOT, 'src'));
-    } catch {
-      stale = true;
-    }
-    if (stale) spawnSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.json')], { stdio: 'ignore' });
-    statSync(main); // throws if the build produced nothing
-    built = true;
-  }
-  return main;
-}
-
 export interface CliResult {
   readonly code: number;
   readonly stdout: string;
@@ -146,7 +120,7 @@ export interface CliResult {
 
 /** Runs `ha-provision ARGS…` as a user would (node dist/cli/main.js), bounded in time. */
 export function cli(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
-  const main = ensureBuilt();
+  const main = builtCli();
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [main, ...args], { cwd: opts.cwd ?? PROJECT_ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

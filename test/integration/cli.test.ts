@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtCli } from './built.js';
+import { builtCli } from '../fixtures/built.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ha-cli-'));
 let server: Server;
