@@ -56,9 +56,8 @@ export interface Sourced<T> {
   readonly from: string;
 }
 
-/** One jump hop as `facts` and `plan --json` show it. */
-export interface HopSources {
-  readonly hop: string; // as written
+/** What is connected to, as whom, and how its key is checked: for a host and for each hop on its way. */
+interface EndpointSources {
   readonly hostName: Sourced<string>;
   readonly user: Sourced<string>;
   readonly port: Sourced<number>;
@@ -67,16 +66,15 @@ export interface HopSources {
   readonly hostKeyPolicy: Sourced<HostKeyPolicy>;
 }
 
+/** One jump hop as `facts` and `plan --json` show it. */
+export interface HopSources extends EndpointSources {
+  readonly hop: string; // as written
+}
+
 /** Where each effective SSH setting of a host came from (never a secret: key file paths at most). */
-export interface SshSources {
+export interface SshSources extends EndpointSources {
   readonly config: string | null; // the ssh config file read, null when none
   readonly alias?: string; // the address as written, when the ssh config gave it a HostName
-  readonly hostName: Sourced<string>;
-  readonly user: Sourced<string>;
-  readonly port: Sourced<number>;
-  readonly identityFile: Sourced<string | null>;
-  readonly knownHostsFile: Sourced<string>;
-  readonly hostKeyPolicy: Sourced<HostKeyPolicy>;
   readonly connectTimeout: Sourced<string>; // e.g. "10s"
   readonly proxyJump: Sourced<string | null> & { readonly hops: readonly HopSources[] };
 }
