@@ -4,17 +4,18 @@
 import { randomInt } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import os from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../errors.js';
 import { parseAndResolveInventory } from '../inventory/load.js';
 import { systemResolver, type Resolver } from '../inventory/resolve.js';
 import { INIT_TOPOLOGIES, renderSkeleton, skeletonHosts, type InitTopology, type SkeletonSpec } from '../inventory/skeleton.js';
 import type { Inventory } from '../inventory/types.js';
-import { builtinPlaybook, loadPlaybook, PROJECT_ROOT } from '../playbook/playbook.js';
+import { builtinPlaybook, loadPlaybook } from '../playbook/playbook.js';
 import { refuseLayoutProblems } from '../playbook/layout.js';
 import { LB_PROBE_SCRIPT, osNote, parseLbProbe, vipInterface } from '../facts/vipInterface.js';
 import { HELP } from './help.js';
+import { SCHEMA_FILE } from '../inventory/schemaJson.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -34,8 +35,6 @@ export interface InitAnswers {
   authPassEnv?: string;
   probe: boolean;
 }
-
-export const SCHEMA_PATH = join(PROJECT_ROOT, 'schema', 'inventory.schema.json');
 
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const CLUSTER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -175,7 +174,7 @@ export function skeletonSpec(a: InitAnswers, authPass: string, probed?: { interf
     ...(a.identityFile ? { identityFile: a.identityFile } : {}),
     ...(a.knownHostsFile ? { knownHostsFile: a.knownHostsFile } : {}),
     authPass: a.authPassEnv ? { env: a.authPassEnv } : { literal: authPass },
-    schemaPath: SCHEMA_PATH,
+    schemaPath: SCHEMA_FILE,
   };
 }
 

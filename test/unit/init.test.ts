@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { askMissing, checkSkeleton, generateAuthPass, missingFlags, readInitFlags, skeletonSpec, SCHEMA_PATH, type InitAnswers } from '../../src/cli/init.js';
+import { askMissing, checkSkeleton, generateAuthPass, missingFlags, readInitFlags, skeletonSpec, type InitAnswers } from '../../src/cli/init.js';
+import { SCHEMA_FILE } from '../../src/inventory/schemaJson.js';
 import { renderSkeleton, skeletonHosts, virtualRouterIdFor } from '../../src/inventory/skeleton.js';
 import { parseLbProbe, vipInterface } from '../../src/facts/vipInterface.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
@@ -54,7 +55,7 @@ describe('init: flags → an inventory the loader accepts', () => {
     if (Object.keys(hosts).length > 0) expect(Object.keys(doc.hosts)).toEqual(Object.keys(hosts));
     more(inventory);
     expect(text.split('\n')[0]).toBe(`# yaml-language-server: $schema=${join(PROJECT_ROOT, 'schema', 'inventory.schema.json')}`);
-    expect(SCHEMA_PATH.startsWith('/')).toBe(true);
+    expect(SCHEMA_FILE.startsWith('/')).toBe(true);
   });
 
   it('the password kept in the environment is written as { env: NAME }, never as a value', () => {
