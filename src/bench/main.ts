@@ -248,7 +248,7 @@ function readmeTable(results: readonly FleetResult[], date: string): string {
     '|---|---|---|---|---|---|---|',
     ...results.map((r) => {
       const b = r.firstRunBreakdown;
-      return `| ${r.hosts} | ${s(r.firstRun)} | ${s(b.planMs)} | ${s(b.applyMs)} | ${b.aptSeconds} s | ${s(b.verifyMs)} | ${b.electionSeconds} s |`;
+      return `| ${r.hosts} | ${s(r.firstRun)} | ${s(b.planMs)} | ${s(b.applyMs)} | ${b.aptSeconds} s | ${s(b.verifyMs)} | ${b.electionSeconds.toFixed(2)} s |`;
     }),
     '',
   ].join('\n');

@@ -10,7 +10,7 @@ import { renderInventory } from './inventory.js';
 import { SCHEMA_FILE } from '../inventory/schemaJson.js';
 import { allLinks, deleteLink, ensureBridge, findLink, subnetConflict } from './net.js';
 import { cgroupDirs, execArgs, findInit, removeCgroups, resolveVeth, stopHost, waitReady } from './host.js';
-import { raiseInotifyLimit, raiseNetBacklog, ensurePrereqs, requireRootLinux } from './prereqs.js';
+import { raiseArpTable, raiseInotifyLimit, raiseNetBacklog, ensurePrereqs, requireRootLinux } from './prereqs.js';
 import {
   bootHosts,
   hostFiles,
@@ -119,6 +119,7 @@ export async function labUp(opts: LabOptions, log: (line: string) => void = noop
     }
     await raiseInotifyLimit(running + wanted.length, log);
     await raiseNetBacklog(running + wanted.length, log);
+    await raiseArpTable(running + wanted.length, log);
     await ensureBridge(bridge, net.gateway, net.subnet.prefix);
 
     const files = await hostFiles(lab, net);

@@ -108,6 +108,18 @@ export const raiseNetBacklog = (hosts: number, log: (line: string) => void): Pro
   raiseSysctl('net.core.netdev_max_backlog', Math.max(1000, 50 * hosts), hosts, log);
 
 /**
+ * The kernel's ARP table is one for every network namespace, and its hard limit (gc_thresh3, 1024 by
+ * default) counts the entries of all of them: each lb holds one per server it checks, each server one per
+ * lb, and this machine one per host. A 200-host lab passed 1024 ("neighbor table overflow!"): the servers
+ * whose entries came last were unreachable from the lbs, and both lbs took the VIP. 8 entries per host
+ * (gc_thresh2, where the kernel starts pruning hard: 4 per host), at least the defaults.
+ */
+export async function raiseArpTable(hosts: number, log: (line: string) => void): Promise<void> {
+  await raiseSysctl('net.ipv4.neigh.default.gc_thresh3', Math.max(1024, 8 * hosts), hosts, log);
+  await raiseSysctl('net.ipv4.neigh.default.gc_thresh2', Math.max(512, 4 * hosts), hosts, log);
+}
+
+/**
  * Each booted host's systemd takes several inotify instances: ~16 hosts exhaust the default 128, and
  * 1024 left 31 of 200 hosts unbooted (a host that finds none left stops booting). 12 per host, at least 1024.
  */
