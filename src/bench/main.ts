@@ -6,7 +6,7 @@
 // times the ssh2 floor.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { labDown, labExec, labUp } from '../lab/index.js';
@@ -24,7 +24,8 @@ For each fleet size N (default 5: 2 lbs + N−2 servers) boots a lab "bench" and
 peak RSS and RSS per host; the CPU time the facts exec takes on one lb. Writes JSON to --out (default
 bench-results.json) and prints a README table. Exit 1 when converged up or plan is above --max-ratio (default
 1.3) times the ssh2 floor. --tcp-checks: haproxy checks servers by TCP, not HTTPS (for big fleets on few
-cores, where the stand-ins' TLS checks load the machine). Needs root (the lab); tears the lab down at the end.`;
+cores, where the stand-ins' TLS checks load the machine). After each \`lab up\` it waits (at most 3 minutes) for
+this machine's load to settle below 2 per core. Needs root (the lab); tears the lab down at the end.`;
 
 const cli = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
 const floorScript = join(PROJECT_ROOT, 'dist', 'bench', 'floor.js');
@@ -61,6 +62,17 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promis
       else resolve({ ms, code: code ?? 0, stdout });
     });
   });
+}
+
+/**
+ * Waits (at most 3 minutes) until this machine's 1-minute load is below 2 per core: hundreds of hosts
+ * still starting their units right after `lab up` would be timed, not the tool (at a load of 100–250 on
+ * 2 cores, SSH handshakes to the last hosts timed out).
+ */
+async function settled(log: (line: string) => void): Promise<void> {
+  const started = Date.now();
+  while (loadavg()[0]! > 2 * cpus().length && Date.now() - started < 180_000) await new Promise((r) => setTimeout(r, 5_000));
+  if (Date.now() - started > 5_000) log(`waited ${Math.round((Date.now() - started) / 1000)} s for the load to settle (now ${loadavg()[0]!.toFixed(1)})`);
 }
 
 interface CliRun {
@@ -172,7 +184,8 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
   try {
     for (let i = 0; i < firstRuns; i += 1) {
       await labDown(lab.name).catch(() => undefined);
-      await labUp(lab, (line) => { if (/ready in/.test(line)) log(line); });
+      await labUp(lab, (line) => { if (/ready in|sysctl/.test(line)) log(line); });
+      await settled(log);
       if (tcpChecks) writeFileSync(lab.inventoryFile, readFileSync(lab.inventoryFile, 'utf8').replace(/^ {2}healthCheck: .*\n/m, ''));
       const r = await runCli(['up', lab.inventoryFile, '--yes']);
       first.push(r.ms);
