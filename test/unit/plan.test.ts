@@ -12,6 +12,7 @@ import type { Change, Resource } from '../../src/resources/types.js';
 import { preflight } from '../../src/plan/preflight.js';
 import type { Host } from '../../src/inventory/types.js';
 import { DIFF_U_HUNKS, HAPROXY_CFG, HAPROXY_CFG_EDITED, hunksOf } from '../fixtures/haproxyCfg.js';
+import { file } from '../fixtures/changes.js';
 
 const keepalivedConf = (pass: string, priority = 200): string => `vrrp_script check_apiserver {
     script "/etc/keepalived/check_apiserver.sh"
@@ -276,17 +277,8 @@ describe('pinned package versions and restart-only files', () => {
 
 describe('fileDiff', () => {
   const noRedact = redactor([]);
-  const changeOf = (path: string, content: string, before?: FileFact, secrets: RegExp[] = []): Extract<Change, { kind: 'file' }> => ({
-    kind: 'file',
-    path,
-    content,
-    mode: '0644',
-    owner: 'root',
-    group: 'root',
-    daemonReload: false,
-    secrets,
-    ...(before ? { before } : {}),
-  });
+  const changeOf = (path: string, content: string, before?: FileFact, secrets: RegExp[] = []): Extract<Change, { kind: 'file' }> =>
+    file(path, content, { secrets, ...(before ? { before } : {}) });
 
   it('shows a new file as all lines added, from /dev/null', () => {
     const diff = fileDiff(changeOf('/etc/haproxy/haproxy.cfg', 'global\n    maxconn 4000\n'), noRedact);

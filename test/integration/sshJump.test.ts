@@ -1,4 +1,4 @@
-// SshTransport through jump hosts: hosts behind the same hop share one connection to it, which ends with
+// SshTransport through jump hosts (real sockets on loopback, so an integration test): hosts behind the same hop share one connection to it, which ends with
 // the last of them; two hops chain. In-process ssh2 servers on 127.0.0.1 stand in for the bastions (they
 // forward channels as sshd's direct-tcpip does) and for the target.
 import { connect as tcpConnect, type AddressInfo } from 'node:net';
