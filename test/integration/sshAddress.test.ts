@@ -9,9 +9,9 @@ import { Server, utils } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Host, HostKeyPolicy } from '../../src/inventory/types.js';
 import { SshTransport } from '../../src/transport/ssh.js';
+import { acceptPassword, answerHello, PASSWORD } from '../fixtures/sshServer.js';
 
 const NAME = 'cp1.example.invalid'; // .invalid: would never resolve, so a connection proves the IP was used
-const PASSWORD = 'pw-for-the-test';
 const hostKey = utils.generateKeyPairSync('ed25519');
 const [keyType = '', keyBase64 = ''] = hostKey.public.trim().split(' ');
 
@@ -22,20 +22,9 @@ let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ha-ssh-address-'));
   server = new Server({ hostKeys: [hostKey.private] }, (client) => {
-    client
-      .on('authentication', (ctx) => (ctx.method === 'password' && ctx.password === PASSWORD ? ctx.accept() : ctx.reject(['password'])))
-      .on('session', (accept) => {
-        accept().once('exec', (acceptExec) => {
-          const channel = acceptExec();
-          channel.on('data', () => undefined);
-          channel.once('end', () => {
-            channel.write('hello\n');
-            channel.exit(0);
-            channel.end();
-          });
-        });
-      })
-      .on('error', () => undefined);
+    acceptPassword(client);
+    answerHello(client);
+    client.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;

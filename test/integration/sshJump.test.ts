@@ -1,13 +1,13 @@
-// SshTransport through jump hosts (real sockets on loopback, so an integration test): hosts behind the same hop share one connection to it, which ends with
-// the last of them; two hops chain. In-process ssh2 servers on 127.0.0.1 stand in for the bastions (they
+// SshTransport through jump hosts (real sockets on loopback, so an integration test): hosts behind the
+// same hop share one connection to it, which ends with the last of them; two hops chain. In-process ssh2 servers on 127.0.0.1 stand in for the bastions (they
 // forward channels as sshd's direct-tcpip does) and for the target.
 import { connect as tcpConnect, type AddressInfo } from 'node:net';
 import { Server, utils, type Connection } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Host, JumpHop } from '../../src/inventory/types.js';
 import { SshTransport } from '../../src/transport/ssh.js';
+import { acceptPassword, answerHello, PASSWORD } from '../fixtures/sshServer.js';
 
-const PASSWORD = 'pw-for-the-test';
 const hostKey = utils.generateKeyPairSync('ed25519').private;
 
 interface Stand {
@@ -23,7 +23,7 @@ async function stand(role: 'bastion' | 'target'): Promise<Stand> {
   s.server = new Server({ hostKeys: [hostKey] }, (client: Connection) => {
     s.open += 1;
     client.on('close', () => (s.open -= 1)).on('error', () => undefined);
-    client.on('authentication', (ctx) => (ctx.method === 'password' && ctx.password === PASSWORD ? ctx.accept() : ctx.reject(['password'])));
+    acceptPassword(client);
     client.on('ready', () => (s.logins += 1));
     if (role === 'bastion') {
       client.on('tcpip', (accept, _reject, info) => {
@@ -34,17 +34,7 @@ async function stand(role: 'bastion' | 'target'): Promise<Stand> {
         channel.on('close', () => socket.destroy());
       });
     } else {
-      client.on('session', (accept) => {
-        accept().once('exec', (acceptExec) => {
-          const channel = acceptExec();
-          channel.on('data', () => undefined);
-          channel.once('end', () => {
-            channel.write('hello\n');
-            channel.exit(0);
-            channel.end();
-          });
-        });
-      });
+      answerHello(client);
     }
   });
   await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
