@@ -1,6 +1,7 @@
 // SshTransport through jump hosts (real sockets on loopback, so an integration test): hosts behind the
-// same hop share one connection to it, which ends with the last of them; two hops chain. In-process ssh2 servers on 127.0.0.1 stand in for the bastions (they
-// forward channels as sshd's direct-tcpip does) and for the target.
+// same hop share one connection to it, which ends with the last of them; two hops chain. In-process ssh2
+// servers on 127.0.0.1 stand in for the bastions (they forward channels as sshd's direct-tcpip does) and
+// for the target.
 import { connect as tcpConnect, type AddressInfo } from 'node:net';
 import { Server, utils, type Connection } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
