@@ -3,20 +3,19 @@
 import type { Transport } from '../transport/transport.js';
 import { HostError } from '../errors.js';
 import {
-  addressesFact,
   backendsFact,
   filesFact,
   osFact,
   packageManagerFact,
   packagesFact,
-  routesFact,
+  networkFact,
   servicesFact,
-  sshPathFact,
   sysctlsFact,
   systemdFact,
   type AddressFact,
   type Fact,
   type FileFact,
+  type NetworkFact,
   type OsFact,
   type OsFamily,
   type PackageManager,
@@ -36,6 +35,8 @@ export interface FactNeeds {
   /** Shell globs of more files to read into `files` (whichever exist), e.g. /etc/sysconfig/network-scripts/route-*. */
   readonly fileGlobs?: readonly string[];
   readonly services: readonly string[];
+  /** Of those, the ones wanted enabled and never running: their install links can answer (servicesFact). */
+  readonly enablementOnly?: readonly string[];
   /** Per service, log patterns that mean it is running its config in a degraded way. */
   readonly serviceFaults: Readonly<Record<string, readonly string[]>>;
   readonly backends: readonly string[]; // "address:port"
@@ -67,18 +68,24 @@ export interface HostFacts {
 
 const MARK = '@@ha-provision-fact ';
 
-function factsFor(needs: FactNeeds) {
+// The facts of one set of needs, built once: the script and the parse of its output both use them.
+const builtFacts = new WeakMap<FactNeeds, ReturnType<typeof buildFacts>>();
+function factsFor(needs: FactNeeds): ReturnType<typeof buildFacts> {
+  let facts = builtFacts.get(needs);
+  if (!facts) builtFacts.set(needs, (facts = buildFacts(needs)));
+  return facts;
+}
+
+function buildFacts(needs: FactNeeds) {
   return {
     os: osFact,
     packageManager: packageManagerFact,
     systemd: systemdFact,
     packages: packagesFact(needs.packages),
     sysctls: sysctlsFact(needs.sysctls),
-    routes: routesFact,
-    sshPath: sshPathFact,
-    addresses: addressesFact,
+    network: networkFact,
     files: filesFact(needs.files, needs.fileGlobs),
-    services: servicesFact(needs.services, needs.serviceFaults),
+    services: servicesFact(needs.services, needs.serviceFaults, needs.enablementOnly),
     backends: backendsFact(needs.backends),
     pendingReloads: pendingReloadsFact,
     leftoverStaging: leftoverStagingFact(needs.files),
@@ -87,7 +94,7 @@ function factsFor(needs: FactNeeds) {
     history: historyFact(needs.history ? needs.files : []),
     historyHead: historyHeadFact(),
     managed: managedFact({ files: needs.files, services: needs.services }),
-  } satisfies Record<keyof HostFacts, Fact<unknown>>;
+  } satisfies Record<Exclude<keyof HostFacts, keyof NetworkFact> | 'network', Fact<unknown>>;
 }
 
 /** The one script that reads them all. Stderr of each snippet is dropped: a missing tool is a fact too. */
@@ -113,8 +120,10 @@ export function parseGathered(needs: FactNeeds, stdout: string): HostFacts {
   for (const [key, fact] of Object.entries(facts)) parsed[key] = fact.parse(sections.get(key) ?? '');
   // Recorded files and services the playbook no longer reads itself: read alongside, one map each.
   const managed = parsed.managed as ReturnType<typeof facts.managed.parse>;
+  const { network, ...rest } = parsed;
   return {
-    ...(parsed as unknown as HostFacts),
+    ...(rest as unknown as HostFacts),
+    ...(network as NetworkFact),
     files: { ...managed.files, ...(parsed.files as HostFacts['files']) },
     services: { ...managed.services, ...(parsed.services as HostFacts['services']) },
     managed: parseManagedRecord((parsed.files as HostFacts['files'])[MANAGED_RECORD]?.content ?? ''),

@@ -255,14 +255,21 @@ function knownHostsOf(raw: string, tokens: Tokens): string {
 type Tokens = Readonly<Record<string, string>>;
 
 /** The % tokens ssh expands in IdentityFile and UserKnownHostsFile (those that need no connection). */
-function tokensFor(home: string, hostName: string, original: string, port: number, user: string): Tokens {
-  const local = (() => {
+let localUser: { readonly username: string; readonly uid: number } | undefined;
+/** This process's user, looked up once (each lookup reads /etc/passwd, and there is one per host). */
+function currentUser(): { readonly username: string; readonly uid: number } {
+  if (!localUser) {
     try {
-      return os.userInfo();
+      localUser = os.userInfo();
     } catch {
-      return { username: process.env.USER ?? '', uid: -1 };
+      localUser = { username: process.env.USER ?? '', uid: -1 };
     }
-  })();
+  }
+  return localUser;
+}
+
+function tokensFor(home: string, hostName: string, original: string, port: number, user: string): Tokens {
+  const local = currentUser();
   return {
     '%': '%', d: home, h: hostName, n: original, p: String(port), r: user, u: local.username, i: String(local.uid),
     L: os.hostname().split('.')[0] ?? '', l: os.hostname(),

@@ -307,6 +307,7 @@ export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, 
       ...(bodies.some((b) => b.kind === 'routes') ? [LEGACY_ROUTES_RECORD] : []),
     ],
     services: bodies.flatMap((b) => (b.kind === 'service' ? [b.name] : [])),
+    enablementOnly: bodies.flatMap((b) => (b.kind === 'service' && b.state === 'enabled' ? [b.name] : [])),
     serviceFaults: Object.fromEntries(bodies.flatMap((b) => (b.kind === 'service' && b.logFaults.length > 0 ? [[b.name, b.logFaults]] : []))),
     // Per-device files of devices that may have left the inventory (RHEL's route-DEV): read them all, so
     // that the plan shows truthfully what emptying them changes.

@@ -3,7 +3,7 @@
 // go over stdin to `sh -s`, so no script text is ever quoted.
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Client, type ConnectConfig } from 'ssh2';
+import ssh2, { Client, type AgentAuthMethod, type AuthMethod, type ConnectConfig, type ParsedKey, type PasswordAuthMethod, type PublicKeyAuthMethod } from 'ssh2';
 import { HostError } from '../errors.js';
 import type { Host, JumpHop, SshSettings } from '../inventory/types.js';
 import { JumpPool } from './jumpPool.js';
@@ -18,13 +18,38 @@ import {
 } from './knownHosts.js';
 import type { ExecResult, Transport } from './transport.js';
 
-async function readOptional(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw error;
+// One run connects to many hosts with the same key and known_hosts file: each file is read (and the key
+// parsed) once per process, not once per host. ssh2 would otherwise parse the key on every connect.
+const knownHostsTexts = new Map<string, Promise<string>>();
+const privateKeys = new Map<string, Promise<ParsedKey>>();
+
+function knownHostsText(file: string): Promise<string> {
+  let text = knownHostsTexts.get(file);
+  if (!text) {
+    text = readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      knownHostsTexts.delete(file);
+      throw error;
+    });
+    knownHostsTexts.set(file, text);
   }
+  return text;
+}
+
+function privateKey(file: string): Promise<ParsedKey> {
+  let key = privateKeys.get(file);
+  if (!key) {
+    key = readFile(file).then((data) => {
+      const parsed = ssh2.utils.parseKey(data);
+      if (parsed instanceof Error) throw new Error(`cannot use the key ${file}: ${parsed.message}`);
+      const first = Array.isArray(parsed) ? (parsed[0] as ParsedKey) : parsed;
+      if (!first.isPrivateKey()) throw new Error(`cannot use the key ${file}: it holds no private key`);
+      return first;
+    });
+    key.catch(() => privateKeys.delete(file));
+    privateKeys.set(file, key);
+  }
+  return key;
 }
 
 /**
@@ -36,13 +61,27 @@ async function readOptional(file: string): Promise<string> {
 type HopSettings = Pick<SshSettings, 'user' | 'identityFile' | 'password' | 'useAgent' | 'knownHostsFile' | 'hostKeyPolicy' | 'connectTimeoutMs' | 'keepaliveIntervalMs'>;
 
 async function hopConfig(
+  label: string,
   address: string,
   port: number,
   ssh: HopSettings,
   ip?: string,
 ): Promise<{ config: ConnectConfig; where: string; hostKeyProblem: () => string | undefined; recorded: () => Promise<void> }> {
   const lookupName = hostLookupName(address, port);
-  const known = knownKeysFor(await readOptional(ssh.knownHostsFile), lookupName);
+  const known = knownKeysFor(await knownHostsText(ssh.knownHostsFile), lookupName);
+  const key = ssh.identityFile
+    ? await privateKey(ssh.identityFile).catch((error: Error) => {
+        throw new HostError(label, error.message);
+      })
+    : undefined;
+  const agent = ssh.useAgent ? process.env.SSH_AUTH_SOCK : undefined;
+  // Key, agent, password: OpenSSH's order. No `none` attempt first (ssh2's default): a round trip that
+  // no server this tool provisions answers with success.
+  const auth: (PublicKeyAuthMethod | AgentAuthMethod | PasswordAuthMethod)[] = [
+    ...(key ? [{ type: 'publickey' as const, username: ssh.user, key }] : []),
+    ...(agent ? [{ type: 'agent' as const, username: ssh.user, agent }] : []),
+    ...(ssh.password ? [{ type: 'password' as const, username: ssh.user, password: ssh.password.value }] : []),
+  ];
   let problem: string | undefined;
   let recorded: Promise<void> = Promise.resolve();
   const config: ConnectConfig = {
@@ -53,9 +92,7 @@ async function hopConfig(
     keepaliveInterval: ssh.keepaliveIntervalMs,
     keepaliveCountMax: 3,
     tryKeyboard: false,
-    ...(ssh.identityFile ? { privateKey: await readFile(ssh.identityFile) } : {}),
-    ...(ssh.useAgent && process.env.SSH_AUTH_SOCK ? { agent: process.env.SSH_AUTH_SOCK } : {}),
-    ...(ssh.password ? { password: ssh.password.value } : {}),
+    authHandler: auth,
     ...(known.length > 0 && ssh.hostKeyPolicy !== 'off'
       ? { algorithms: { serverHostKey: hostKeyAlgorithmsFor(known) as never } }
       : {}),
@@ -68,9 +105,10 @@ async function hopConfig(
       if (known.some((k) => !k.revoked && k.blob.equals(blob))) return true;
       if (known.length === 0 && ssh.hostKeyPolicy === 'accept-new') {
         // ssh2 wants a synchronous answer: the write is awaited once the connection is up.
-        recorded = mkdir(dirname(ssh.knownHostsFile), { recursive: true }).then(() =>
-          appendFile(ssh.knownHostsFile, knownHostsLine(lookupName, blob), { mode: 0o600 }),
-        );
+        recorded = mkdir(dirname(ssh.knownHostsFile), { recursive: true })
+          .then(() => appendFile(ssh.knownHostsFile, knownHostsLine(lookupName, blob), { mode: 0o600 }))
+          .finally(() => knownHostsTexts.delete(ssh.knownHostsFile)); // read again by the next connection
+
         return true;
       }
       problem =
@@ -117,7 +155,7 @@ async function openHop(hop: JumpHop, via: Client | undefined): Promise<Client> {
   const sock = via ? await forward(via, hop.address, hop.port).catch((error: Error) => {
     throw new HostError(hop.spec, error.message);
   }) : undefined;
-  return connect(hop.spec, await hopConfig(hop.address, hop.port, hop), sock);
+  return connect(hop.spec, await hopConfig(hop.spec, hop.address, hop.port, hop), sock);
 }
 
 /** This process's jump connections: one run, so one connection per hop for the whole run. */
@@ -132,13 +170,10 @@ function handshake(label: string, where: string, config: ConnectConfig, hostKeyP
         const why =
           hostKeyProblem() ??
           (error.level === 'client-authentication'
-            ? `authentication failed for user ${config.username} (tried: ${[
-                config.privateKey ? 'key file' : '',
-                config.agent ? 'agent' : '',
-                config.password ? 'password' : '',
-              ]
-                .filter(Boolean)
-                .join(', ') || 'nothing: set ssh.identityFile, ssh.password or an agent'})`
+            ? `authentication failed for user ${config.username} (tried: ${
+                (config.authHandler as AuthMethod[]).map((m) => (m.type === 'publickey' ? 'key file' : m.type)).join(', ') ||
+                'nothing: set ssh.identityFile, ssh.password or an agent'
+              })`
             : error.message);
         reject(new HostError(label, `ssh ${where}: ${why}`));
       })
@@ -187,7 +222,7 @@ export class SshTransport implements Transport {
           throw new HostError(host.name, `jump host ${last.spec}: ${error.message}`);
         });
       }
-      const client = await connect(host.name, await hopConfig(host.address, ssh.port, ssh, host.ip), sock);
+      const client = await connect(host.name, await hopConfig(host.name, host.address, ssh.port, ssh, host.ip), sock);
       return new SshTransport(host, client, lease?.release ?? (() => undefined));
     } catch (error) {
       lease?.release();

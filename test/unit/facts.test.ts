@@ -11,6 +11,8 @@ import {
   packagesFact,
   routesFact,
   servicesFact,
+  networkFact,
+  type NetworkFact,
   sysctlsFact,
   systemdFact,
   type OsFact,
@@ -262,6 +264,28 @@ describe('addresses', () => {
   });
 });
 
+describe('network: routes, addresses and the route to the controller from one `ip -batch`', () => {
+  // `ip -4 -o -force -batch -` on a lab server (route show table main; addr show; route get PEER).
+  const ROUTES = ['10.213.91.0/24 dev host0 proto kernel scope link src 10.213.91.21 ', '10.254.0.0/16 via 10.213.91.1 dev host0 '];
+  const ADDRS = [
+    '1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever',
+    '2: host0    inet 10.213.91.21/24 brd 10.213.91.255 scope global host0\\       valid_lft forever preferred_lft forever',
+  ];
+  const routes = [{ to: '10.213.91.0/24', dev: 'host0' }, { to: '10.254.0.0/16', via: '10.213.91.1', dev: 'host0' }];
+  const addresses = [{ dev: 'lo', cidr: '127.0.0.1/8' }, { dev: 'host0', cidr: '10.213.91.21/24' }];
+  it.each<[string, string[], NetworkFact]>([
+    ['the peer on the link', ['@peer 10.213.91.1', ...ROUTES, ...ADDRS, '10.213.91.1 dev host0 src 10.213.91.21 uid 0 \\    cache '], { routes, addresses, sshPath: { peer: '10.213.91.1', dev: 'host0' } }],
+    ['the peer behind a gateway', ['@peer 10.254.0.7', ...ROUTES, ...ADDRS, '10.254.0.7 via 10.213.91.1 dev host0 src 10.213.91.21 uid 0 \\    cache '], { routes, addresses, sshPath: { peer: '10.254.0.7', via: '10.213.91.1', dev: 'host0' } }],
+    // RTNETLINK "Network is unreachable" goes to stderr; -force still printed the rest.
+    ['the peer unreachable', ['@peer 10.99.0.1', ...ROUTES, ...ADDRS], { routes, addresses, sshPath: { peer: '10.99.0.1' } }],
+    ['no SSH_CLIENT (a local shell): no route get', ['@peer ', ...ROUTES, ...ADDRS], { routes, addresses }],
+    ['no routes at all', ['@peer ', ...ADDRS], { routes: [], addresses }],
+    ['no ip on the host', ['@peer 10.213.91.1'], { routes: [], addresses: [] }],
+  ])('%s', (_name, stdout, expected) => {
+    expect(networkFact.parse(`${stdout.join('\n')}\n`)).toEqual(expected);
+  });
+});
+
 describe('files', () => {
   const HAPROXY_CFG = 'global\n    log /dev/log local0\n    maxconn 4000\n\nfrontend kube-apiserver\n    bind 10.10.10.100:6443\n    mode tcp\n    default_backend kube-apiserver\n';
   // The fact's own command's output (paths renamed): one stat for all (size last), then one base64 of all
@@ -307,6 +331,7 @@ describe('services', () => {
   // `systemctl show -p ActiveState,UnitFileState,MainPID,ExecMainStartTimestampMonotonic A.service B.service …`:
   // a block per unit in the order asked, blank lines between (systemd orders the properties its own way).
   const OUTPUT = [
+    '@show haproxy keepalived ha-provision-routes nginx',
     'MainPID=1187',
     'ExecMainStartTimestampMonotonic=9204183',
     'ActiveState=active',
@@ -335,9 +360,33 @@ describe('services', () => {
     ['an enabled oneshot that has run', OUTPUT, 'ha-provision-routes', { active: 'inactive', enabled: 'enabled', mainPid: 0, startedAt: '6612877' }],
     ['a unit that does not exist', OUTPUT, 'nginx', { active: 'inactive', enabled: '', mainPid: 0, startedAt: '0' }],
     // without systemd the command prints nothing after the marker
-    ['no systemd', '', 'haproxy', { active: 'unknown', enabled: '', mainPid: 0, startedAt: '0' }],
+    ['no systemd', '@show haproxy keepalived ha-provision-routes nginx\n', 'haproxy', { active: 'unknown', enabled: '', mainPid: 0, startedAt: '0' }],
+    ['a shell cut off before it asked', '', 'haproxy', { active: 'unknown', enabled: '', mainPid: 0, startedAt: '0' }],
   ])('%s', (_name, stdout, name, expected) => {
     expect(fact.parse(stdout)[name]).toEqual(expected);
+  });
+
+  // A unit wanted only enabled is looked up by its install links first; systemctl answers for the rest.
+  describe('enabled-only units', () => {
+    const mixed = servicesFact(['haproxy', 'ha-provision-routes'], {}, ['ha-provision-routes']);
+    it('asks systemctl only about the units the links did not show enabled', () => {
+      expect(mixed.command).toMatch(/^hp_services\(\) \{\n {2}set -- haproxy$/m);
+      expect(mixed.command).toMatch(/for u in ha-provision-routes; do if hp_enabled "\$u\.service"/);
+    });
+    it.each<[string, string, Record<string, ServiceFact>]>([
+      [
+        'links show it enabled: systemd is not asked how it runs',
+        '@enabled ha-provision-routes\n@show haproxy\nActiveState=active\nUnitFileState=enabled\n',
+        { 'ha-provision-routes': { active: 'unread', enabled: 'enabled', mainPid: 0, startedAt: '0' }, haproxy: { active: 'active', enabled: 'enabled', mainPid: 0, startedAt: '0' } },
+      ],
+      [
+        'links do not: systemctl answers for it, in the order asked',
+        '@show haproxy ha-provision-routes\nActiveState=active\nUnitFileState=enabled\n\nActiveState=inactive\nUnitFileState=disabled\n',
+        { 'ha-provision-routes': { active: 'inactive', enabled: 'disabled', mainPid: 0, startedAt: '0' }, haproxy: { active: 'active', enabled: 'enabled', mainPid: 0, startedAt: '0' } },
+      ],
+    ])('%s', (_name, stdout, expected) => {
+      expect(mixed.parse(stdout)).toEqual(expected);
+    });
   });
 });
 

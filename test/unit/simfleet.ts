@@ -186,11 +186,11 @@ export class SimFleet {
       section('systemd', 'yes'),
       section('packages', Object.entries(sim.packages).map(([n, v]) => `${n}\t${v}\tii`).join('\n')),
       section('sysctls', Object.entries(sim.sysctls).map(([k, v]) => `${k}\t${v}`).join('\n')),
-      section('routes', sim.routes.join('\n')),
-      section('addresses', [lbAddress, ...(holds ? [vip] : [])].join('\n')),
+      // As the one `ip -batch` prints them: the routes, then the addresses (no SSH_CLIENT here, so no route get).
+      section('network', ['@peer ', ...sim.routes, lbAddress, ...(holds ? [vip] : [])].join('\n')),
       // As the facts' one stat and one `cat | base64` print them, and systemctl show's blocks in the order asked.
       section('files', [...[...sim.files].map(([p, f]) => `@file ${p}\n${f.owner} ${f.group} ${parseInt(f.mode, 8).toString(8)} ${Buffer.byteLength(f.content)}`), '@content', Buffer.from([...sim.files.values()].map((f) => f.content).join('')).toString('base64')].join('\n')),
-      section('services', asked.map(shown).join('\n\n')),
+      section('services', `@show ${asked.join(' ')}\n${asked.map(shown).join('\n\n')}`),
       section('backends', hasRole(sim.host, 'lb') ? servers.map((s) => `${s.address}:${this.inventory.cluster.backendPort} ${this.sim(s.name).reachable ? 'ok' : 'fail'}`).join('\n') : ''),
       // The record's services the exec did not ask about, as managedFact prints them (their files: none here).
       section('managed', `@@managed-services\n${recorded.length ? `${recorded.join(' ')}\n${recorded.map(shown).join('\n\n')}` : ''}`),
@@ -202,8 +202,12 @@ export class SimFleet {
 /** The path a staged copy replaces: the inverse of stagedPath (src/staging.ts). */
 const stagingTarget = (staging: string): string => staging.replace(/\/\.([^/]+)\.ha-provision-new$/, '/$1');
 
-/** The units the facts exec asks `systemctl show` about, in its order (names need no quoting). */
+/**
+ * The units the facts exec asks about (names need no quoting), all answered by `systemctl show` here: the
+ * simulated hosts have no install links, so the enabled-only units go to systemctl too, after the others.
+ */
 function askedServices(script: string): string[] {
-  const line = /^systemctl show -p \S+ (.+?) 2>\/dev\/null$/m.exec(script)?.[1] ?? '';
-  return line.split(' ').filter(Boolean).map((unit) => unit.replace(/\.service$/, ''));
+  const direct = /^hp_services\(\) \{\n {2}set --(.*)$/m.exec(script)?.[1] ?? '';
+  const byLinks = /^ {2}for u in (.+?); do if hp_enabled/m.exec(script)?.[1] ?? '';
+  return [...direct.split(' '), ...byLinks.split(' ')].filter(Boolean);
 }
