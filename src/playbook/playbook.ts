@@ -17,6 +17,8 @@ import { withManagedRecord } from './managed.js';
 import { hostVars, type HostVars } from './vars.js';
 import { compileInline, compileTemplate } from './templates.js';
 
+const compiledPaths = new Map<string, HandlebarsTemplateDelegate>();
+
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 interface FileSpec {
@@ -200,6 +202,12 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
       if (!tasks.some((t) => t.body.kind === 'service' && t.body.name === drill?.[key])) fail(`drill.${key}`, 'must name a service the playbook runs');
     }
   }
+  // Paths with {{…}} (forEach) compiled now, through the template cache: a run that finds them there
+  // never loads Handlebars' compiler.
+  await Promise.all(tasks.flatMap((t) => {
+    const path = t.body.kind === 'file' ? t.body.file.path : '';
+    return path.includes('{{') && !compiledPaths.has(path) ? [compileTemplate(path).then((fn) => compiledPaths.set(path, fn))] : [];
+  }));
   return { file, layout, tasks, ...(drain ? { drain } : {}), ...(drill ? { drill: { node: String(drill.node), service: String(drill.service) } } : {}), templateDirs };
 }
 
@@ -283,8 +291,7 @@ async function template(playbook: Playbook, name: string): Promise<HandlebarsTem
 }
 
 
-const compiledPaths = new Map<string, HandlebarsTemplateDelegate>();
-/** A path with {{…}} (forEach), compiled once per run. */
+/** A path with {{…}} (forEach), compiled once per run: by loadPlaybook, or here for a task built otherwise. */
 function renderPath(path: string, vars: HostVars): string {
   if (!path.includes('{{')) return path;
   let fn = compiledPaths.get(path);
