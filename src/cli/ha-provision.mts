@@ -4,9 +4,11 @@
 // through V8's code cache. Node 20 has no compile cache for modules (module.enableCompileCache came in 22),
 // so the bundle runs as a vm.Script, whose compiled code is written to the user's cache directory when a
 // run ends without a usable cache, and handed back to V8 by the next runs: they skip compiling most of
-// the bundle (start-up figures in the README). The file's name holds the bundle's hash (npm gives every
-// installed file the same mtime) and Node's version; V8 itself refuses a cache made by another V8 or
-// under other flags, and compiles then, as it does when no cache can be read or written.
+// the bundle (start-up figures in the README). One cache per command word (plan, render, --help, …): each
+// holds the functions its command compiled, which differ (a render with the cache of --help compiled
+// ~25 ms more). The file's name also holds the bundle's hash (npm gives every installed file the same
+// mtime) and Node's version; V8 itself refuses a cache made by another V8 or under other flags, and
+// compiles then, as it does when no cache can be read or written.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,7 +21,8 @@ const bundle = join(dirname(fileURLToPath(import.meta.url)), 'ha-provision.cjs')
 const source = readFileSync(bundle);
 // Where the templates' cache lives too (playbook/templates.ts), in a directory of its own.
 const cacheDir = join(process.env.HA_PROVISION_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ha-provision'), 'v8');
-const cacheFile = join(cacheDir, `${createHash('sha256').update(source).digest('hex').slice(0, 32)}-node${process.version}-${process.arch}.bin`);
+const command = /^[a-z_-]{1,20}$/i.test(process.argv[2] ?? '') ? process.argv[2] : 'other';
+const cacheFile = join(cacheDir, `${createHash('sha256').update(source).digest('hex').slice(0, 32)}-${command}-node${process.version}-${process.arch}.bin`);
 let cachedData: Buffer | undefined;
 try {
   cachedData = readFileSync(cacheFile);
