@@ -27,7 +27,8 @@ bench-results.json) and prints a README table. Exit 1 when converged up or plan 
 cores, where the stand-ins' TLS checks load the machine). After each \`lab up\` it waits (at most 3 minutes) for
 this machine's load to settle below 2 per core. Needs root (the lab); tears the lab down at the end.`;
 
-const cli = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
+// The CLI as installed: the bundle (package.json's bin), not dist/cli/main.js.
+const cli = join(PROJECT_ROOT, 'dist', 'cli', 'ha-provision.mjs');
 const floorScript = join(PROJECT_ROOT, 'dist', 'bench', 'floor.js');
 const rssModule = join(PROJECT_ROOT, 'dist', 'bench', 'rss.js');
 const scratch = mkdtempSync(join(tmpdir(), 'ha-bench-'));

@@ -5,7 +5,8 @@ import { labUp } from '../lab/index.js';
 import { PROJECT_ROOT } from '../playbook/playbook.js';
 import { loadInventory } from '../inventory/load.js';
 
-const cli = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
+// The CLI as installed: the bundle (package.json's bin), not dist/cli/main.js.
+const cli = join(PROJECT_ROOT, 'dist', 'cli', 'ha-provision.mjs');
 
 async function main(): Promise<number> {
   process.stdout.write('==> ha-provision lab up (2 lbs + 3 servers with an apiserver stand-in)\n');

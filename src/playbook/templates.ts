@@ -13,7 +13,9 @@ import { join } from 'node:path';
 const OPTIONS = Object.freeze({ noEscape: true, strict: true });
 const require = createRequire(import.meta.url);
 // The runtime build has the compiler's API minus compile/precompile (its own types declare nothing).
-const runtime = (require('handlebars/runtime') as typeof import('handlebars')).create();
+// Loaded by the first template, not at start-up: commands that render nothing (completion, --help) skip it.
+let loaded: typeof import('handlebars') | undefined;
+const runtime = (): typeof import('handlebars') => (loaded ??= (require('handlebars/runtime') as typeof import('handlebars')).create());
 
 /** The compiler, loaded only when something is not in the cache. */
 const compiler = (): typeof import('handlebars') => require('handlebars') as typeof import('handlebars');
@@ -21,12 +23,12 @@ const compiler = (): typeof import('handlebars') => require('handlebars') as typ
 export const templateCacheDir = (): string =>
   join(process.env.HA_PROVISION_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ha-provision'), 'templates');
 
-const keyOf = (source: string): string => createHash('sha256').update(`${runtime.VERSION}\0${JSON.stringify(OPTIONS)}\0${source}`).digest('hex').slice(0, 40);
+const keyOf = (source: string): string => createHash('sha256').update(`${runtime().VERSION}\0${JSON.stringify(OPTIONS)}\0${source}`).digest('hex').slice(0, 40);
 
 /** A precompiled template's spec (JavaScript source that Handlebars itself generated) as a template function. */
 function load(spec: string): HandlebarsTemplateDelegate {
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the spec is Handlebars' own output, from this user's cache
-  return runtime.template(new Function(`return ${spec};`)() as TemplateSpecification);
+  return runtime().template(new Function(`return ${spec};`)() as TemplateSpecification);
 }
 
 /** Compiles `source` (syntax errors throw here, naming the line), from the disk cache when it is there. */

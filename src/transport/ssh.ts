@@ -3,7 +3,7 @@
 // go over stdin to `sh -s`, so no script text is ever quoted.
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import ssh2, { Client, type AgentAuthMethod, type AuthMethod, type ConnectConfig, type ParsedKey, type PasswordAuthMethod, type PublicKeyAuthMethod } from 'ssh2';
+import type { AgentAuthMethod, AuthMethod, Client, ConnectConfig, ParsedKey, PasswordAuthMethod, PublicKeyAuthMethod } from 'ssh2';
 import { HostError } from '../errors.js';
 import type { Host, JumpHop, SshSettings } from '../inventory/types.js';
 import { JumpPool } from './jumpPool.js';
@@ -39,8 +39,8 @@ function knownHostsText(file: string): Promise<string> {
 function privateKey(file: string): Promise<ParsedKey> {
   let key = privateKeys.get(file);
   if (!key) {
-    key = readFile(file).then((data) => {
-      const parsed = ssh2.utils.parseKey(data);
+    key = Promise.all([readFile(file), loadSsh2()]).then(([data, { utils }]) => {
+      const parsed = utils.parseKey(data);
       if (parsed instanceof Error) throw new Error(`cannot use the key ${file}: ${parsed.message}`);
       const first = Array.isArray(parsed) ? (parsed[0] as ParsedKey) : parsed;
       if (!first.isPrivateKey()) throw new Error(`cannot use the key ${file}: it holds no private key`);
@@ -129,9 +129,14 @@ async function hopConfig(
 
 type Hop = Awaited<ReturnType<typeof hopConfig>>;
 
+/** ssh2, loaded by the first connection: commands that connect nowhere (render, completion, --help) do not load it. */
+let ssh2: Promise<typeof import('ssh2')> | undefined;
+const loadSsh2 = (): Promise<typeof import('ssh2')> => (ssh2 ??= import('ssh2'));
+
 /** Connects one hop; with accept-new, the first-seen key is on disk before this returns. */
 async function connect(label: string, hop: Hop, sock?: NodeJS.ReadableStream): Promise<Client> {
-  const client = await handshake(label, hop.where, sock ? { ...hop.config, sock: sock as never } : hop.config, hop.hostKeyProblem);
+  const { Client } = await loadSsh2();
+  const client = await handshake(new Client(), label, hop.where, sock ? { ...hop.config, sock: sock as never } : hop.config, hop.hostKeyProblem);
   try {
     await hop.recorded();
   } catch (error) {
@@ -161,9 +166,8 @@ async function openHop(hop: JumpHop, via: Client | undefined): Promise<Client> {
 /** This process's jump connections: one run, so one connection per hop for the whole run. */
 const jumps = new JumpPool<Client>(openHop);
 
-function handshake(label: string, where: string, config: ConnectConfig, hostKeyProblem: () => string | undefined): Promise<Client> {
+function handshake(client: Client, label: string, where: string, config: ConnectConfig, hostKeyProblem: () => string | undefined): Promise<Client> {
   return new Promise((resolve, reject) => {
-    const client = new Client();
     client
       .once('ready', () => resolve(client))
       .once('error', (error: Error & { level?: string }) => {

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { labExec } from '../../src/lab/index.js';
-import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
+import { builtCli } from '../fixtures/built.js';
 import { cli, expectOneStableHolder, labSuite, onHost, startTestLab, vipHolders, waitFor } from './harness.js';
 
 const NAME = 'e2edef';
@@ -37,7 +37,7 @@ labSuite('defects of partial runs, against real hosts', () => {
   // remote shell died of SIGPIPE there, before any reload: keepalived stayed down, haproxy on its stock
   // config, and every later run said "in sync".
   it('a first up killed mid-apply: the next up converges to one stable VIP holder', async () => {
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/cli/main.js'), 'up', inventory, '--yes'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [builtCli(), 'up', inventory, '--yes'], { stdio: 'ignore' });
     const exited = new Promise((resolve) => child.on('close', resolve));
     const placed = await waitFor(() => exists(lb1, '/etc/keepalived/keepalived.conf'), 120_000);
     child.kill('SIGKILL');
@@ -59,7 +59,7 @@ labSuite('defects of partial runs, against real hosts', () => {
     const dropIn = '/etc/systemd/system/keepalived.service.d/zz-test-reload-hangs.conf';
     await sh(lb2, `mkdir -p ${join(dropIn, '..')} && printf '[Service]\\nExecReload=\\nExecReload=/bin/sleep 6\\n' > ${dropIn} && systemctl daemon-reload`);
     const rotated = withPassword('rot8ted1');
-    const run = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/cli/main.js'), 'up', rotated, '--yes'], { stdio: 'ignore' });
+    const run = spawn(process.execPath, [builtCli(), 'up', rotated, '--yes'], { stdio: 'ignore' });
     const exited = new Promise((resolve) => run.on('close', resolve));
     try {
       const reloading = async () => (await labExec(NAME, lb2, ['systemctl', 'is-active', 'keepalived'])).stdout.trim() === 'reloading';

@@ -8,6 +8,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { labExec, labHeal, labPartition } from '../../src/lab/index.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
 import { startProbe } from '../../src/verify/probe.js';
+import { builtCli } from '../fixtures/built.js';
 import { cli, expectOneStableHolder, labSuite, onHost, startTestLab, waitFor, type CliResult } from './harness.js';
 
 const NAME = 'e2efault';
@@ -35,7 +36,7 @@ const slowPlaybook = (): string => {
 };
 /** `ha-provision ARGS` in the background, as a user's second terminal would run it. */
 const background = (args: string[]): { child: ChildProcess; done: Promise<CliResult> } => {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/cli/main.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [builtCli(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d));

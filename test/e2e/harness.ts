@@ -118,7 +118,7 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `ha-provision ARGS…` as a user would (node dist/cli/main.js), bounded in time. */
+/** Runs `ha-provision ARGS…` as a user would (node dist/cli/ha-provision.mjs, package.json's bin), bounded in time. */
 export function cli(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   const main = builtCli();
   return new Promise((resolvePromise, reject) => {

@@ -11,6 +11,7 @@ import { labHeal, labPartition } from '../../src/lab/index.js';
 import { labPackageVersions } from '../../src/lab/image.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
 import { startProbe, type Probe } from '../../src/verify/probe.js';
+import { builtCli } from '../fixtures/built.js';
 import { cli, expectOneStableHolder, labSuite, onHost, startTestLab, vipHolders, type CliResult } from './harness.js';
 
 const NAME = 'e2eroll';
@@ -192,7 +193,7 @@ labSuite('rolling updates through a live VIP, against real hosts', () => {
   it('an lb cut off mid-rollout stops it before that lb; the other keeps the VIP, failures last no longer than one failover', async () => {
     const file = inventory({ file: 'r5.yaml', servers3: true, clientTimeout: 55, authPass: 'r0tated1', haproxyVersion: versions.at(-1) });
     const probe = startProbe({ address: VIP, port: 6443, path: '/healthz' }, 20);
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist/cli/main.js'), 'rollout', file, '--yes', '--pause', '6', '--no-verify', ...withDropIn(300_000)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [builtCli(), 'rollout', file, '--yes', '--pause', '6', '--no-verify', ...withDropIn(300_000)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let [stdout, stderr] = ['', ''];
     child.stdout.on('data', (d: Buffer) => (stdout += d));
     child.stderr.on('data', (d: Buffer) => (stderr += d));

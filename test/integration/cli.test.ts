@@ -1,4 +1,4 @@
-// The CLI as a user meets it (node dist/cli/main.js, rebuilt first if stale): bad input is refused before
+// The CLI as a user meets it (node dist/cli/ha-provision.mjs as installed, rebuilt first if stale): bad input is refused before
 // any connection opens, with exit 1 and an error naming the file and key; --help and --version answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';

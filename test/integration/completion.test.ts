@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bashScript } from '../../src/cli/completion.js';
-import { cli, PROJECT_ROOT } from '../e2e/harness.js';
+import { builtCli } from '../fixtures/built.js';
+import { cli } from '../e2e/harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ha-completion-'));
 const bin = join(dir, 'bin');
@@ -23,9 +24,9 @@ function bash(script: string, opts: { cwd?: string } = {}): { status: number | n
 }
 
 beforeAll(async () => {
-  await cli(['--version']); // builds dist/ when src/ is newer
+  await cli(['--version']); // builds the bundle when src/ is newer
   spawnSync('mkdir', ['-p', bin]);
-  writeFileSync(join(bin, 'ha-provision'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(join(PROJECT_ROOT, 'dist', 'cli', 'main.js'))} "$@"\n`);
+  writeFileSync(join(bin, 'ha-provision'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(builtCli())} "$@"\n`);
   chmodSync(join(bin, 'ha-provision'), 0o755);
   writeFileSync(join(dir, 'script.bash'), bashScript());
   // Its keepalived password is an unset environment variable: completion must not need it.

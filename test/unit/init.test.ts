@@ -12,6 +12,7 @@ import { SCHEMA_FILE } from '../../src/inventory/schemaJson.js';
 import { renderSkeleton, skeletonHosts, virtualRouterIdFor } from '../../src/inventory/skeleton.js';
 import { parseLbProbe, vipInterface } from '../../src/facts/vipInterface.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
+import { builtCli } from '../fixtures/built.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ha-init-'));
 const resolver = async (name: string): Promise<string> => ({ 'cp1.example.com': '10.0.0.21', 'cp2.example.com': '10.0.0.22' })[name] ?? Promise.reject(new Error('NXDOMAIN'));
@@ -160,7 +161,7 @@ describe('init --probe: the interface that holds the VIP\'s subnet', () => {
 });
 
 describe('ha-provision init (the CLI, outside a terminal)', () => {
-  const cli = join(PROJECT_ROOT, 'dist', 'cli', 'main.js');
+  const cli = builtCli();
   const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
       const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
