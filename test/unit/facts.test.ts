@@ -1,6 +1,8 @@
 // Fact parsers against real command output (Debian 12 output captured on the test machine; RHEL-family
 // and systemd output written as those tools print it). The fact commands run for real on this machine
 // (the whole gather script, the backend probes) are in test/integration/facts.test.ts.
+import { createHash } from 'node:crypto';
+import { od } from '../fixtures/od.js';
 import { describe, expect, it } from 'vitest';
 import {
   addressesFact,
@@ -288,8 +290,8 @@ describe('network: routes, addresses and the route to the controller from one `i
 
 describe('files', () => {
   const HAPROXY_CFG = 'global\n    log /dev/log local0\n    maxconn 4000\n\nfrontend kube-apiserver\n    bind 10.10.10.100:6443\n    mode tcp\n    default_backend kube-apiserver\n';
-  // The fact's own command's output (paths renamed): one stat for all (size last), then one base64 of all
-  // contents, cut apart by size; `sha256sum` alongside.
+  // The fact's own command's output (paths renamed): one stat for all (size last), then one `od` of all
+  // contents as hex, cut apart by size.
   const OUTPUT = [
     '@missing /etc/keepalived/keepalived.conf',
     '@file /etc/haproxy/haproxy.cfg',
@@ -297,20 +299,28 @@ describe('files', () => {
     '@file /etc/ha-provision/empty.conf',
     'root root 644 0',
     '@content',
-    'Z2xvYmFsCiAgICBsb2cgL2Rldi9sb2cgbG9jYWwwCiAgICBtYXhjb25uIDQwMDAKCmZyb250ZW5k',
-    'IGt1YmUtYXBpc2VydmVyCiAgICBiaW5kIDEwLjEwLjEwLjEwMDo2NDQzCiAgICBtb2RlIHRjcAog',
-    'ICAgZGVmYXVsdF9iYWNrZW5kIGt1YmUtYXBpc2VydmVyCg==',
+    od(HAPROXY_CFG),
     '',
   ].join('\n');
   const parsed = filesFact(['/etc/haproxy/haproxy.cfg', '/etc/keepalived/keepalived.conf', '/etc/ha-provision/empty.conf']).parse(OUTPUT);
 
   it('a file whose size changed between stat and cat is not guessed at', () => {
-    expect(() => filesFact(['/a']).parse('@file /a\nroot root 644 10\n@content\nYWJj\n')).toThrow(/files changed while they were read/);
+    expect(() => filesFact(['/a']).parse('@file /a\nroot root 644 10\n@content\n 61 62 63\n')).toThrow(/files changed while they were read/);
+  });
+
+  it('an output cut off in the middle of a byte is not guessed at either', () => {
+    expect(() => filesFact(['/a']).parse('@file /a\nroot root 644 2\n@content\n 61 6\n')).toThrow(/files changed while they were read/);
+  });
+
+  it('a file with bytes that are not UTF-8 keeps them: its hash is of the bytes on disk', () => {
+    const bytes = Buffer.from([0x68, 0xe9, 0x00, 0x0a]);
+    const [file] = Object.values(filesFact(['/b']).parse(`@file /b\nroot root 644 4\n@content\n${od(bytes)}\n`));
+    expect(file?.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
   });
 
   it.each([
     [
-      'a present file (base64 over several lines)',
+      'a present file (hex over several lines)',
       '/etc/haproxy/haproxy.cfg',
       { content: HAPROXY_CFG, sha256: '4621d919b86177acee4a0a8bf160c9ce155613d65ad7b6cbaa51fcc11479052d', owner: 'root', group: 'nogroup', mode: '640' },
     ],

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { od } from '../fixtures/od.js';
 import { describe, expect, it } from 'vitest';
 import { applySteps } from '../../src/apply/script.js';
 import { restoreChanges } from '../../src/apply/restore.js';
@@ -76,7 +77,7 @@ describe('the managed record', () => {
       '@file /etc/haproxy/haproxy.cfg',
       'root root 644 7',
       '@content',
-      Buffer.from('global\n').toString('base64'),
+      od('global\n'),
       '@@managed-services',
       'haproxy',
       'ActiveState=active',
@@ -91,7 +92,7 @@ describe('the managed record', () => {
   it('the record is read as one of the files, in the same exec', () => {
     const text = formatManagedRecord({ files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }], services: ['haproxy'], running: ['haproxy'], packages: ['haproxy'], routes: [] });
     const needs = { packages: [], sysctls: [], files: [MANAGED_RECORD], services: [], serviceFaults: {}, backends: [] };
-    const stdout = `@@ha-provision-fact files\n@file ${MANAGED_RECORD}\nroot root 644 ${Buffer.byteLength(text)}\n@content\n${Buffer.from(text).toString('base64')}\n@@ha-provision-fact end\n`;
+    const stdout = `@@ha-provision-fact files\n@file ${MANAGED_RECORD}\nroot root 644 ${Buffer.byteLength(text)}\n@content\n${od(text)}\n@@ha-provision-fact end\n`;
     expect(parseGathered(needs, stdout).managed).toEqual({ files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }], services: ['haproxy'], running: ['haproxy'], packages: ['haproxy'], routes: [] });
     expect(parseGathered(needs, '@@ha-provision-fact end\n').managed).toEqual(EMPTY_RECORD);
   });
