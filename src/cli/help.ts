@@ -39,7 +39,7 @@ Options:
   --dry-run            plan only (same as \`plan\`)
   --yes                do not ask before applying
   --limit a,b          only these hosts
-  --concurrency N      hosts worked on at once (default 20)
+  --concurrency N      hosts worked on at once (default 100)
   --json               machine-readable report on stdout
   --no-verify          skip the checks at the end
   --playbook FILE      your own playbook instead of playbooks/<topology>.yaml (<topology>.static-pod.yaml)

@@ -29,6 +29,8 @@ import { historyCommand, historyFileFor } from './history.js';
 
 type Values = Record<string, string | boolean | undefined>;
 
+const DEFAULT_CONCURRENCY = 100;
+
 interface Prepared {
   readonly inventory: Inventory;
   readonly playbook: Playbook;
@@ -54,7 +56,10 @@ async function withSudoPassword(inventory: Inventory, ask: boolean): Promise<Inv
 async function prepare(values: Values, positionals: string[], command: string): Promise<Prepared> {
   const file = positionals[0];
   if (!file || positionals.length > 1) throw new UsageError(`${command} takes exactly one inventory file\n\n${HELP[command]}`);
-  const concurrency = values.concurrency === undefined ? 20 : Number(values.concurrency);
+  // 100 at once: measured against 20 on 80 lab hosts, converged plans finished sooner (more round trips in
+  // flight hide each host's latency); a cap all the same, so that handshakes on a fleet of thousands do
+  // not all wait for one busy controller at once and time out.
+  const concurrency = values.concurrency === undefined ? DEFAULT_CONCURRENCY : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number ≥ 1, got ${String(values.concurrency)}`);
   const inventory = await withSudoPassword(await loadInventory(resolve(file)), Boolean(values['ask-sudo-password']));
   const { topology, mode } = inventory.cluster;

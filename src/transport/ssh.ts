@@ -39,8 +39,9 @@ function knownHostsText(file: string): Promise<string> {
 function privateKey(file: string): Promise<ParsedKey> {
   let key = privateKeys.get(file);
   if (!key) {
-    key = Promise.all([readFile(file), loadSsh2()]).then(([data, { utils }]) => {
-      const parsed = utils.parseKey(data);
+    key = Promise.all([readFile(file), loadSsh2()]).then(([data, ssh2]) => {
+      // ssh2 is CommonJS: Node's ESM view of it names `Client` but not `utils` (the bundle's names both).
+      const parsed = (ssh2.utils ?? (ssh2 as unknown as { default: typeof ssh2 }).default.utils).parseKey(data);
       if (parsed instanceof Error) throw new Error(`cannot use the key ${file}: ${parsed.message}`);
       const first = Array.isArray(parsed) ? (parsed[0] as ParsedKey) : parsed;
       if (!first.isPrivateKey()) throw new Error(`cannot use the key ${file}: it holds no private key`);
