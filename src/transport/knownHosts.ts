@@ -19,36 +19,35 @@ export function hostLookupName(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
-function globToRegExp(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`, 'i');
-}
+type Matcher = (name: string) => boolean;
 
-function patternMatches(pattern: string, name: string): boolean {
+/** One host pattern as a test: hashed (HMAC with its salt), a glob (compiled once), or a plain name. */
+function matcherOf(pattern: string): Matcher {
   if (pattern.startsWith('|1|')) {
     const [, , salt, hash] = pattern.split('|');
-    if (!salt || !hash) return false;
-    const digest = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
-    return digest === hash;
+    if (!salt || !hash) return () => false;
+    const key = Buffer.from(salt, 'base64');
+    return (name) => createHmac('sha1', key).update(name).digest('base64') === hash;
   }
-  return globToRegExp(pattern).test(name);
+  if (/[*?]/.test(pattern)) {
+    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const re = new RegExp(`^${body}$`, 'i');
+    return (name) => re.test(name);
+  }
+  const plain = pattern.toLowerCase();
+  return (name) => name.toLowerCase() === plain;
 }
 
-function hostFieldMatches(field: string, name: string): boolean {
-  let matched = false;
-  for (const pattern of field.split(',')) {
-    if (pattern.startsWith('!')) {
-      if (patternMatches(pattern.slice(1), name)) return false; // a negated match wins
-    } else if (patternMatches(pattern, name)) {
-      matched = true;
-    }
-  }
-  return matched;
+interface Entry {
+  readonly allow: readonly Matcher[];
+  readonly deny: readonly Matcher[]; // `!pattern`: a negated match wins
+  readonly key: KnownKey;
 }
 
-/** Every key the file lists for `name` (from hostLookupName). */
-export function knownKeysFor(fileText: string, name: string): KnownKey[] {
-  const keys: KnownKey[] = [];
+/** The file's usable lines, parsed once per text: a run looks up every host of the fleet in the same file. */
+function entriesOf(fileText: string): readonly Entry[] {
+  if (parsed?.text === fileText) return parsed.entries;
+  const entries: Entry[] = [];
   for (const [index, raw] of fileText.split('\n').entries()) {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) continue;
@@ -57,10 +56,23 @@ export function knownKeysFor(fileText: string, name: string): KnownKey[] {
     if (fields[0]?.startsWith('@')) marker = fields.shift();
     const [hosts, type, base64] = fields;
     if (!hosts || !type || !base64 || marker === '@cert-authority') continue;
-    if (!hostFieldMatches(hosts, name)) continue;
-    keys.push({ type, blob: Buffer.from(base64, 'base64'), revoked: marker === '@revoked', line: index + 1 });
+    const patterns = hosts.split(',');
+    entries.push({
+      allow: patterns.filter((p) => !p.startsWith('!')).map(matcherOf),
+      deny: patterns.filter((p) => p.startsWith('!')).map((p) => matcherOf(p.slice(1))),
+      key: { type, blob: Buffer.from(base64, 'base64'), revoked: marker === '@revoked', line: index + 1 },
+    });
   }
-  return keys;
+  parsed = { text: fileText, entries };
+  return entries;
+}
+let parsed: { readonly text: string; readonly entries: readonly Entry[] } | undefined;
+
+/** Every key the file lists for `name` (from hostLookupName). */
+export function knownKeysFor(fileText: string, name: string): KnownKey[] {
+  return entriesOf(fileText)
+    .filter((e) => e.allow.some((m) => m(name)) && !e.deny.some((m) => m(name)))
+    .map((e) => e.key);
 }
 
 /** The key type named inside an SSH public key blob (its first length-prefixed string). */
