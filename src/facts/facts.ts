@@ -27,7 +27,7 @@ export interface FileFact {
 }
 
 export interface ServiceFact {
-  readonly active: string; // ActiveState: active, inactive, failed, …
+  readonly active: string; // ActiveState: active, inactive, failed, …; `unread` for a unit wanted only enabled that its links showed so
   readonly enabled: string; // UnitFileState: enabled, disabled, "" when the unit does not exist
   readonly mainPid: number;
   readonly startedAt: string; // ExecMainStartTimestampMonotonic: changes only on (re)start

@@ -1,6 +1,7 @@
 // One ssh2 connection per host, reused for every step; hosts behind jump hosts share the connections to
 // them (jumpPool.ts). Host keys are checked against each hop's known_hosts file under its policy; scripts
 // go over stdin to `sh -s`, so no script text is ever quoted.
+import { statSync } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AgentAuthMethod, AuthMethod, Client, ConnectConfig, ParsedKey, PasswordAuthMethod, PublicKeyAuthMethod } from 'ssh2';
@@ -19,39 +20,46 @@ import {
 import type { ExecResult, Transport } from './transport.js';
 
 // One run connects to many hosts with the same key and known_hosts file: each file is read (and the key
-// parsed) once per process, not once per host. ssh2 would otherwise parse the key on every connect.
-const knownHostsTexts = new Map<string, Promise<string>>();
-const privateKeys = new Map<string, Promise<ParsedKey>>();
+// parsed) once, not once per host; ssh2 would otherwise parse the key on every connect. A file is read
+// again when its identity, size or mtime changed (a process that outlives one fleet, such as the bench,
+// meets a lab rebuilt with new keys; accept-new appends to known_hosts).
+const fileMemos = new Map<string, { readonly stamp: string; readonly value: Promise<unknown> }>();
 
-function knownHostsText(file: string): Promise<string> {
-  let text = knownHostsTexts.get(file);
-  if (!text) {
-    text = readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return '';
-      knownHostsTexts.delete(file);
-      throw error;
-    });
-    knownHostsTexts.set(file, text);
+function readOnce<T>(file: string, read: () => Promise<T>): Promise<T> {
+  let stamp = 'missing';
+  try {
+    const st = statSync(file);
+    stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    // read() says what is wrong with it
   }
-  return text;
+  const memo = fileMemos.get(file);
+  if (memo?.stamp === stamp) return memo.value as Promise<T>;
+  const value = read();
+  value.catch(() => fileMemos.delete(file));
+  fileMemos.set(file, { stamp, value });
+  return value;
 }
 
-function privateKey(file: string): Promise<ParsedKey> {
-  let key = privateKeys.get(file);
-  if (!key) {
-    key = Promise.all([readFile(file), loadSsh2()]).then(([data, ssh2]) => {
+const knownHostsText = (file: string): Promise<string> =>
+  readOnce(file, () =>
+    readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return '';
+      throw error;
+    }),
+  );
+
+const privateKey = (file: string): Promise<ParsedKey> =>
+  readOnce(file, () =>
+    Promise.all([readFile(file), loadSsh2()]).then(([data, ssh2]) => {
       // ssh2 is CommonJS: Node's ESM view of it names `Client` but not `utils` (the bundle's names both).
       const parsed = (ssh2.utils ?? (ssh2 as unknown as { default: typeof ssh2 }).default.utils).parseKey(data);
       if (parsed instanceof Error) throw new Error(`cannot use the key ${file}: ${parsed.message}`);
       const first = Array.isArray(parsed) ? (parsed[0] as ParsedKey) : parsed;
       if (!first.isPrivateKey()) throw new Error(`cannot use the key ${file}: it holds no private key`);
       return first;
-    });
-    key.catch(() => privateKeys.delete(file));
-    privateKeys.set(file, key);
-  }
-  return key;
-}
+    }),
+  );
 
 /**
  * ssh2 options for one hop, with the host-key check wired to known_hosts. `address` is the host as the
@@ -106,9 +114,9 @@ async function hopConfig(
       if (known.some((k) => !k.revoked && k.blob.equals(blob))) return true;
       if (known.length === 0 && ssh.hostKeyPolicy === 'accept-new') {
         // ssh2 wants a synchronous answer: the write is awaited once the connection is up.
-        recorded = mkdir(dirname(ssh.knownHostsFile), { recursive: true })
-          .then(() => appendFile(ssh.knownHostsFile, knownHostsLine(lookupName, blob), { mode: 0o600 }))
-          .finally(() => knownHostsTexts.delete(ssh.knownHostsFile)); // read again by the next connection
+        recorded = mkdir(dirname(ssh.knownHostsFile), { recursive: true }).then(() =>
+          appendFile(ssh.knownHostsFile, knownHostsLine(lookupName, blob), { mode: 0o600 }),
+        );
 
         return true;
       }
