@@ -2,32 +2,29 @@
 // searched for, and records, the name as written (as OpenSSH records the name typed). An in-process ssh2
 // server on 127.0.0.1 stands in for the host; the name never reaches a resolver.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server, utils } from 'ssh2';
+import { utils } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Host, HostKeyPolicy } from '../../src/inventory/types.js';
 import { SshTransport } from '../../src/transport/ssh.js';
-import { acceptPassword, answerHello, PASSWORD } from '../fixtures/sshServer.js';
+import { acceptPassword, answerHello, listen, PASSWORD } from '../fixtures/sshServer.js';
 
 const NAME = 'cp1.example.invalid'; // .invalid: would never resolve, so a connection proves the IP was used
 const hostKey = utils.generateKeyPairSync('ed25519');
 const [keyType = '', keyBase64 = ''] = hostKey.public.trim().split(' ');
 
-let server: Server;
+let server: Awaited<ReturnType<typeof listen>>;
 let port: number;
 let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ha-ssh-address-'));
-  server = new Server({ hostKeys: [hostKey.private] }, (client) => {
+  server = await listen(hostKey.private, (client) => {
     acceptPassword(client);
     answerHello(client);
-    client.on('error', () => undefined);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
+  port = server.port;
 });
 
 afterAll(() => {

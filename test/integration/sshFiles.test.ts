@@ -3,14 +3,13 @@
 // lab between sizes, with new host keys and a new client key) meets exactly that. An in-process ssh2
 // server on 127.0.0.1 stands in for the host.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server, utils, type ParsedKey } from 'ssh2';
+import { utils, type ParsedKey } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Host } from '../../src/inventory/types.js';
 import { SshTransport } from '../../src/transport/ssh.js';
-import { answerHello } from '../fixtures/sshServer.js';
+import { answerHello, listen } from '../fixtures/sshServer.js';
 
 const hostKey = utils.generateKeyPairSync('ed25519');
 const otherHostKey = utils.generateKeyPairSync('ed25519');
@@ -18,13 +17,13 @@ const allowed = utils.generateKeyPairSync('ed25519'); // the one client key the 
 const refused = utils.generateKeyPairSync('ed25519');
 const allowedPublic = utils.parseKey(allowed.public) as ParsedKey;
 
-let server: Server;
+let server: Awaited<ReturnType<typeof listen>>;
 let port: number;
 let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ha-ssh-files-'));
-  server = new Server({ hostKeys: [hostKey.private] }, (client) => {
+  server = await listen(hostKey.private, (client) => {
     client.on('authentication', (ctx) => {
       if (ctx.method !== 'publickey' || !ctx.key.data.equals(allowedPublic.getPublicSSH())) return ctx.reject(['publickey']);
       // The first query carries no signature; the second must be signed by the key.
@@ -32,10 +31,8 @@ beforeAll(async () => {
       return allowedPublic.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true ? ctx.accept() : ctx.reject(['publickey']);
     });
     answerHello(client);
-    client.on('error', () => undefined);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
+  port = server.port;
 });
 
 afterAll(() => {
