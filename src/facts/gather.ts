@@ -9,6 +9,7 @@ import {
   packageManagerFact,
   packagesFact,
   networkFact,
+  servicesFact,
   sysctlsFact,
   systemdFact,
   type AddressFact,
@@ -22,7 +23,6 @@ import {
   type ServiceFact,
   type SshPathFact,
 } from './facts.js';
-import { servicesFact } from './services.js';
 import { historyFact, historyHeadFact, type Version } from './history.js';
 import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact, runLockFact, type RunLockFact } from './leftovers.js';
 import { EMPTY_RECORD, MANAGED_RECORD, managedFact, parseManagedRecord, type ManagedRecord } from './managed.js';

@@ -12,6 +12,7 @@ import {
   packageManagerFact,
   packagesFact,
   routesFact,
+  servicesFact,
   networkFact,
   type NetworkFact,
   sysctlsFact,
@@ -19,7 +20,6 @@ import {
   type OsFact,
   type ServiceFact,
 } from '../../src/facts/facts.js';
-import { servicesFact } from '../../src/facts/services.js';
 
 describe('os', () => {
   const DEBIAN_12 = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
