@@ -10,7 +10,8 @@
 import { dirname } from 'node:path';
 import type { Change, ServiceAction } from '../resources/types.js';
 import { command, quote, writeFileCommand } from '../transport/quote.js';
-import { journalFaultsCommand, parseKeyValues } from '../facts/facts.js';
+import { parseKeyValues } from '../facts/facts.js';
+import { journalFaultsCommand } from '../facts/services.js';
 import { checkPath, describeLockHolder, HISTORY_DIR, LOCK_FILE, newestVersionScript, pendingPath, PENDING_DIR, stagedPath } from '../staging.js';
 
 export const STEP_MARK = '@@ha-provision-step ';

@@ -9,7 +9,6 @@ import {
   packageManagerFact,
   packagesFact,
   networkFact,
-  servicesFact,
   sysctlsFact,
   systemdFact,
   type AddressFact,
@@ -23,6 +22,7 @@ import {
   type ServiceFact,
   type SshPathFact,
 } from './facts.js';
+import { servicesFact } from './services.js';
 import { historyFact, historyHeadFact, type Version } from './history.js';
 import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact, runLockFact, type RunLockFact } from './leftovers.js';
 import { EMPTY_RECORD, MANAGED_RECORD, managedFact, parseManagedRecord, type ManagedRecord } from './managed.js';

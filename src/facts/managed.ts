@@ -4,7 +4,8 @@
 // disables those services. Packages stay installed: removing one could take a dependency with it, and
 // a stopped, disabled service does no harm. The record is read in the same exec as every other fact.
 import { quote } from '../transport/quote.js';
-import { lines, parseFiles, parseServiceBlocks, READ_FILES, SERVICE_PROPERTIES, type Fact, type FileFact, type ServiceFact } from './facts.js';
+import { lines, parseFiles, READ_FILES, type Fact, type FileFact, type ServiceFact } from './facts.js';
+import { parseServiceBlocks, SERVICE_PROPERTIES } from './services.js';
 
 export const MANAGED_RECORD = '/etc/ha-provision/managed';
 

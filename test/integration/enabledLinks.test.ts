@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { enabledByLinksFunction, servicesFact } from '../../src/facts/facts.js';
+import { enabledByLinksFunction, servicesFact } from '../../src/facts/services.js';
 
 const UNIT = 'ha-provision-routes.service';
 const INSTALLED = '[Unit]\nDescription=x\n\n[Service]\nType=oneshot\nExecStart=/bin/true\n\n[Install]\nWantedBy=multi-user.target\n';

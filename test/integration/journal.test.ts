@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { servicesFact } from '../../src/facts/facts.js';
+import { servicesFact } from '../../src/facts/services.js';
 import type { HostFacts } from '../../src/facts/gather.js';
 
 describe('service faults from the journal, run for real through a stand-in journalctl', () => {

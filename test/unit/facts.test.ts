@@ -12,7 +12,6 @@ import {
   packageManagerFact,
   packagesFact,
   routesFact,
-  servicesFact,
   networkFact,
   type NetworkFact,
   sysctlsFact,
@@ -20,6 +19,7 @@ import {
   type OsFact,
   type ServiceFact,
 } from '../../src/facts/facts.js';
+import { servicesFact } from '../../src/facts/services.js';
 
 describe('os', () => {
   const DEBIAN_12 = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
