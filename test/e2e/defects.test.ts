@@ -115,6 +115,8 @@ labSuite('defects of partial runs, against real hosts', () => {
     await sh(lb1, 'systemctl stop haproxy');
     expect(await waitFor(async () => (await vipHolders(NAME, lbs, VIP)).join() === lb2, 20_000)).toBe(true);
     expect((await cli(['up', inventory, '--yes'])).code).toBe(0);
+    // lb1 preempts once its track script has seen haproxy up for its rise interval; then it must stay.
+    expect(await waitFor(async () => (await vipHolders(NAME, lbs, VIP)).join() === lb1, 15_000)).toBe(true);
     expect(await expectOneStableHolder(NAME, lbs, VIP, 5_000)).toBe(lb1);
   });
 

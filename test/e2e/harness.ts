@@ -163,7 +163,10 @@ export async function expectFailoverAndBack(lab: string, lbs: readonly string[],
   if (!serves) throw new Error(`the VIP on ${lbs[1]} does not serve /healthz`);
   const up = await cli(['up', inventory, '--yes']);
   if (up.code !== 0) throw new Error(`up after the failover: exit ${up.code}\n${up.stdout}${up.stderr}`);
-  if ((await expectOneStableHolder(lab, lbs, vip, 3_000)) !== lbs[0]) throw new Error(`the VIP did not come back to ${lbs[0]}`);
+  // up returns once haproxy runs again; keepalived's track script then needs its rise interval before
+  // lbs[0] preempts, so the VIP is given time to come back before it must stay put.
+  if (!(await waitFor(async () => (await vipHolders(lab, lbs, vip)).join() === lbs[0], 15_000))) throw new Error(`the VIP did not come back to ${lbs[0]}`);
+  if ((await expectOneStableHolder(lab, lbs, vip, 3_000)) !== lbs[0]) throw new Error(`the VIP did not stay on ${lbs[0]}`);
   return up;
 }
 
