@@ -68,12 +68,23 @@ export interface HostFacts {
 
 const MARK = '@@ha-provision-fact ';
 
-// The facts of one set of needs, built once: the script and the parse of its output both use them.
-const builtFacts = new WeakMap<FactNeeds, ReturnType<typeof buildFacts>>();
-function factsFor(needs: FactNeeds): ReturnType<typeof buildFacts> {
-  let facts = builtFacts.get(needs);
-  if (!facts) builtFacts.set(needs, (facts = buildFacts(needs)));
-  return facts;
+// The facts of one set of needs and their script, built once per distinct set: every server of a fleet
+// needs the same, and the script and the parse of its output both use them.
+interface Built {
+  readonly facts: ReturnType<typeof buildFacts>;
+  script?: string;
+}
+const builtFor = new WeakMap<FactNeeds, Built>();
+const builtByContent = new Map<string, Built>();
+function built(needs: FactNeeds): Built {
+  let found = builtFor.get(needs);
+  if (!found) {
+    const key = JSON.stringify(needs);
+    found = builtByContent.get(key);
+    if (!found) builtByContent.set(key, (found = { facts: buildFacts(needs) }));
+    builtFor.set(needs, found);
+  }
+  return found;
 }
 
 function buildFacts(needs: FactNeeds) {
@@ -99,11 +110,15 @@ function buildFacts(needs: FactNeeds) {
 
 /** The one script that reads them all. Stderr of each snippet is dropped: a missing tool is a fact too. */
 export function gatherScript(needs: FactNeeds): string {
-  const parts = Object.entries(factsFor(needs)).map(
-    // `:` keeps the group valid sh when a fact has nothing to read (e.g. no managed sysctls).
-    ([key, fact]) => `echo '${MARK}${key}'\n{\n${fact.command || ':'}\n} 2>/dev/null`,
-  );
-  return ['export LC_ALL=C', ...parts, `echo '${MARK}end'`, ''].join('\n');
+  const b = built(needs);
+  if (b.script === undefined) {
+    const parts = Object.entries(b.facts).map(
+      // `:` keeps the group valid sh when a fact has nothing to read (e.g. no managed sysctls).
+      ([key, fact]) => `echo '${MARK}${key}'\n{\n${fact.command || ':'}\n} 2>/dev/null`,
+    );
+    b.script = ['export LC_ALL=C', ...parts, `echo '${MARK}end'`, ''].join('\n');
+  }
+  return b.script;
 }
 
 /** Pure: cuts the script's output at the markers and parses each part. */
@@ -115,7 +130,7 @@ export function parseGathered(needs: FactNeeds, stdout: string): HostFacts {
     sections.set(chunk.slice(0, newline), chunk.slice(newline + 1));
   }
   if (!sections.has('end')) throw new Error('fact output is incomplete (the script did not reach its end)');
-  const facts = factsFor(needs);
+  const { facts } = built(needs);
   const parsed: Record<string, unknown> = {};
   for (const [key, fact] of Object.entries(facts)) parsed[key] = fact.parse(sections.get(key) ?? '');
   // Recorded files and services the playbook no longer reads itself: read alongside, one map each.
