@@ -17,6 +17,14 @@ import { preflight, type PreflightOptions } from '../plan/preflight.js';
 export type Connector = (host: Host) => Promise<Transport>;
 export const sshConnector: Connector = (host) => SshTransport.open(host);
 
+export interface AgentOptions {
+  readonly preflight?: PreflightOptions;
+  /** Desired state other than the playbook's (rollback). */
+  readonly retarget?: Retarget;
+  /** Whether an lb's facts include its backend probes (default yes): a plan alone does not need them. */
+  readonly probeBackends?: boolean;
+}
+
 export class HostAgent {
   #transport?: Transport;
   #needs: FactNeeds;
@@ -32,10 +40,9 @@ export class HostAgent {
     readonly playbook: Playbook,
     readonly host: Host,
     private readonly connector: Connector = sshConnector,
-    private readonly options: PreflightOptions = {},
-    private readonly retarget?: Retarget,
+    private readonly options: AgentOptions = {},
   ) {
-    this.#needs = factNeeds(playbook, inventory, host, retarget?.history ?? false);
+    this.#needs = factNeeds(playbook, inventory, host, { history: options.retarget?.history ?? false, backends: options.probeBackends ?? true });
     this.#paths = { ...HOST_PATHS, keepVersions: inventory.history.keep };
   }
 
@@ -76,9 +83,10 @@ export class HostAgent {
   async refresh(): Promise<Change[]> {
     const facts = await this.readFacts();
     const rendered = await resourcesFor(this.playbook, this.inventory, this.host, facts);
-    this.resources = this.retarget ? this.retarget.resources(rendered, facts, this.host.name) : rendered;
+    const { retarget } = this.options;
+    this.resources = retarget ? retarget.resources(rendered, facts, this.host.name) : rendered;
     const changes = diffResources(this.resources, facts, this.host.name);
-    const problems = preflight(this.host, facts, changes, this.options);
+    const problems = preflight(this.host, facts, changes, this.options.preflight);
     if (problems.length > 0) throw new HostError(this.host.name, problems.join('; '));
     this.changes = changes;
     return this.changes;

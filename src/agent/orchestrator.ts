@@ -112,12 +112,14 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
   const progress = options.progress ?? silent;
   const inRun = (name: string): boolean => !options.limit || options.limit.includes(name);
   const connector = options.connector ?? sshConnector;
-  const agents = inventory.hosts.filter((h) => inRun(h.name)).map((h) => new HostAgent(inventory, playbook, h, connector, options.preflight, options.retarget));
+  const strategy = options.strategy ?? parallel;
+  // The lbs' backend probes serve verify and a rolling rollout's gates only.
+  const probeBackends = options.verify || strategy.name === 'rolling';
+  const agents = inventory.hosts.filter((h) => inRun(h.name)).map((h) => new HostAgent(inventory, playbook, h, connector, { preflight: options.preflight, retarget: options.retarget, probeBackends }));
   // The VIP is a property of every lb: verify and a rollout's gates read the lbs a --limit leaves out
   // too, read-only (an agent connects only when first used).
   const observers = inventory.hosts.filter((h) => !inRun(h.name) && hasRole(h, 'lb')).map((h) => new HostAgent(inventory, playbook, h, connector));
   const limit = pLimit(Math.max(1, options.concurrency));
-  const strategy = options.strategy ?? parallel;
   const identity = runIdentity(options.forceUnlock, options.runId);
   const errors = new Map<string, string>();
   const applied = new Map<string, readonly Change[]>();

@@ -299,8 +299,11 @@ function renderPath(path: string, vars: HostVars): string {
   return fn(vars);
 }
 
-/** What to read from a host before planning: everything its tasks could touch, whatever the facts say. */
-export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, history = false): FactNeeds {
+/**
+ * What to read from a host before planning: everything its tasks could touch, whatever the facts say;
+ * with `backends`, an lb's probes of its backends (for verify and a rollout's gates, not for a plan).
+ */
+export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, { history = false, backends = true } = {}): FactNeeds {
   const vars = hostVars(inventory, host);
   const tasks = playbook.tasks.filter((t) => appliesTo(t, host, inventory));
   const bodies = tasks.map((t) => t.body);
@@ -319,7 +322,7 @@ export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, 
     // Per-device files of devices that may have left the inventory (RHEL's route-DEV): read them all, so
     // that the plan shows truthfully what emptying them changes.
     fileGlobs: tasks.flatMap((t) => (t.body.kind === 'file' && t.forEach === 'routeDevices' ? [renderPath(t.body.file.path, { ...vars, dev: '*' })] : [])),
-    backends: hasRole(host, 'lb') ? vars.servers.map((s) => `${s.address}:${inventory.cluster.backendPort}`) : [],
+    backends: backends && hasRole(host, 'lb') ? vars.servers.map((s) => `${s.address}:${inventory.cluster.backendPort}`) : [],
     history,
   };
 }

@@ -77,3 +77,28 @@ describe("an lb's backend probes are bounded", () => {
     expect(probes).toHaveLength(n);
   });
 });
+
+describe("an lb's backend probes run only where their answer is used", () => {
+  // A plan alone shows changes: no lb needs to open a connection to every backend for it.
+  it.each([
+    ['plan', { apply: false, verify: false }, false],
+    ['verify', { apply: false, verify: true }, true],
+    ['up', { apply: true, verify: true }, true],
+    ['up --no-verify', { apply: true, verify: false }, false],
+  ])('%s: probes %s', async (_name, how, probes) => {
+    const inventory = parseInventory(EXAMPLE, '/inventory.yaml', { HA_KEEPALIVED_PASS: 'k33pal1v' });
+    const playbook = await loadPlaybook(builtinPlaybook('haproxy-keepalived'));
+    const fleet = await SimFleet.converged(inventory, playbook);
+    const scripts = new Map<string, string[]>();
+    const connector: Connector = async (host) => {
+      const transport = await fleet.connector(host);
+      return { get execCount() { return transport.execCount; }, exec: (s) => (scripts.set(host.name, [...(scripts.get(host.name) ?? []), s]), transport.exec(s)), close: () => transport.close() };
+    };
+    const report = await run(inventory, playbook, { ...how, concurrency: 20, connector, settleMs: 0 });
+    expect(report.hosts.every((h) => h.status === 'in-sync')).toBe(true);
+    const lbs = inventory.hosts.filter((h) => h.roles.includes('lb')).map((h) => h.name);
+    for (const lb of lbs) expect(scripts.get(lb)!.some((s) => s.includes('hp_reach_all')), lb).toBe(probes);
+    if (probes && how.verify) expect(report.checks.find((c) => c.name.includes('reaches every backend'))?.ok).toBe(true);
+  });
+});
+
