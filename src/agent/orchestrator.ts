@@ -120,6 +120,9 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
   // too, read-only (an agent connects only when first used).
   const observers = inventory.hosts.filter((h) => !inRun(h.name) && hasRole(h, 'lb')).map((h) => new HostAgent(inventory, playbook, h, connector));
   const limit = pLimit(Math.max(1, options.concurrency));
+  // The checks through the VIP start now, alongside reading the hosts: a run that changes nothing uses
+  // their answer (the fleet is as it was), and one that changes something asks again after applying.
+  const vipChecksAtStart = options.verify ? controllerChecks(inventory) : undefined;
   const identity = runIdentity(options.forceUnlock, options.runId);
   const errors = new Map<string, string>();
   const applied = new Map<string, readonly Change[]>();
@@ -224,7 +227,8 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     // After an lb changed, the holder must stay put for a while: a split pair only shows seconds later.
     const lbChanged = agents.some((a) => applied.has(a.host.name) && hasRole(a.host, 'lb'));
     const settle = { deadlineMs: options.settleMs ?? 20_000, stableMs: lbChanged ? settleWindowMs(inventory) : 0 };
-    const checks = options.verify ? await verify(inventory, runningServices(playbook, 'lb', inventory), agents, observers, errors, settle, guarded) : [];
+    const unchanged = applied.size === 0 ? vipChecksAtStart : undefined;
+    const checks = options.verify ? await verify(inventory, runningServices(playbook, 'lb', inventory), agents, observers, errors, settle, guarded, unchanged) : [];
     const hostsReport = agents.map(report);
     for (const r of hostsReport) progress.done(r.host, r);
     return { hosts: hostsReport, checks, aborted: false, ...(order.length ? { order } : {}), ...(strategy.name === 'rolling' && outcome ? { rollout: outcome } : {}), phases: phases(), runId: identity.id };
@@ -245,6 +249,7 @@ async function verify(
   errors: ReadonlyMap<string, string>,
   settle: { readonly deadlineMs: number; readonly stableMs: number },
   guarded: (agent: HostAgent, work: () => Promise<void>) => Promise<void>,
+  vipChecks?: Promise<Check[]>, // the checks through the VIP already under way, for the first round
 ): Promise<Check[]> {
   const started = Date.now();
   const deadline = started + settle.deadlineMs + settle.stableMs;
@@ -268,7 +273,8 @@ async function verify(
   for (;;) {
     const facts = new Map<string, HostFacts>();
     for (const a of [...agents, ...observers]) if (a.facts && !unread.has(a.host.name) && (!errors.has(a.host.name) || failedLbs.includes(a))) facts.set(a.host.name, a.facts);
-    const checks = [...(await controllerChecks(inventory)), ...hostChecks(inventory, facts, lbServices)];
+    const checks = [...(await (vipChecks ?? controllerChecks(inventory))), ...hostChecks(inventory, facts, lbServices)];
+    vipChecks = undefined;
     const holders = vipHolders(inventory, facts);
     if (holders.join() !== holding.holders.join()) holding = { holders, since: Date.now() };
     const heldFor = Date.now() - holding.since;
