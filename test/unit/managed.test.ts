@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readFilesOutput } from '../fixtures/readFiles.js';
+import { od } from '../fixtures/od.js';
 import { describe, expect, it } from 'vitest';
 import { applySteps } from '../../src/apply/script.js';
 import { restoreChanges } from '../../src/apply/restore.js';
@@ -74,7 +74,10 @@ describe('the managed record', () => {
     expect(fact.command).toContain("case \"$name\" in /etc/keepalived/keepalived.conf) continue ;; esac");
     const stdout = [
       '@missing /etc/gone.conf',
-      readFilesOutput([{ path: '/etc/haproxy/haproxy.cfg', content: 'global\n' }]),
+      '@file /etc/haproxy/haproxy.cfg',
+      'root root 644 7',
+      '@content',
+      od('global\n'),
       '@@managed-services',
       'haproxy',
       'ActiveState=active',
@@ -89,7 +92,7 @@ describe('the managed record', () => {
   it('the record is read as one of the files, in the same exec', () => {
     const text = formatManagedRecord({ files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }], services: ['haproxy'], running: ['haproxy'], packages: ['haproxy'], routes: [] });
     const needs = { packages: [], sysctls: [], files: [MANAGED_RECORD], services: [], serviceFaults: {}, backends: [] };
-    const stdout = `@@ha-provision-fact files\n${readFilesOutput([{ path: MANAGED_RECORD, content: text }])}@@ha-provision-fact end\n`;
+    const stdout = `@@ha-provision-fact files\n@file ${MANAGED_RECORD}\nroot root 644 ${Buffer.byteLength(text)}\n@content\n${od(text)}\n@@ha-provision-fact end\n`;
     expect(parseGathered(needs, stdout).managed).toEqual({ files: [{ path: '/etc/haproxy/haproxy.cfg', daemonReload: false }], services: ['haproxy'], running: ['haproxy'], packages: ['haproxy'], routes: [] });
     expect(parseGathered(needs, '@@ha-provision-fact end\n').managed).toEqual(EMPTY_RECORD);
   });

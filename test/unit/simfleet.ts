@@ -4,7 +4,7 @@
 // elect a VIP holder the way keepalived does here: the highest priority among those whose keepalived
 // runs, that are not drained (track_file) and whose proxy is up (track_script): the proxy its managed
 // record says it runs, haproxy or nginx, so a fleet can switch topology. Nothing here talks to a real host.
-import { readFilesOutput } from '../fixtures/readFiles.js';
+import { od } from '../fixtures/od.js';
 import type { Connector } from '../../src/agent/agent.js';
 import { DONE_MARK, FAIL_MARK, STEP_MARK } from '../../src/apply/script.js';
 import { HostError } from '../../src/errors.js';
@@ -189,8 +189,8 @@ export class SimFleet {
       section('sysctls', Object.entries(sim.sysctls).map(([k, v]) => `${k}\t${v}`).join('\n')),
       // As the one `ip -batch` prints them: the routes, then the addresses (no SSH_CLIENT here, so no route get).
       section('network', ['@peer ', ...sim.routes, lbAddress, ...(holds ? [vip] : [])].join('\n')),
-      // As the facts' file reader prints them, and systemctl show's blocks in the order asked.
-      section('files', readFilesOutput([...sim.files].map(([path, f]) => ({ path, content: f.content, owner: f.owner, group: f.group, mode: parseInt(f.mode, 8).toString(8) })))),
+      // As the facts' one stat and one `od` print them, and systemctl show's blocks in the order asked.
+      section('files', [...[...sim.files].map(([p, f]) => `@file ${p}\n${f.owner} ${f.group} ${parseInt(f.mode, 8).toString(8)} ${Buffer.byteLength(f.content)}`), '@content', od([...sim.files.values()].map((f) => f.content).join(''))].join('\n')),
       section('services', `@show ${asked.join(' ')}\n${asked.map(shown).join('\n\n')}`),
       section('backends', hasRole(sim.host, 'lb') ? servers.map((s) => `${s.address}:${this.inventory.cluster.backendPort} ${this.sim(s.name).reachable ? 'ok' : 'fail'}`).join('\n') : ''),
       // The record's services the exec did not ask about, as managedFact prints them (their files: none here).
