@@ -271,6 +271,8 @@ export function parseFiles(stdout: string): Record<string, FileFact | undefined>
   const files: Record<string, FileFact | undefined> = {};
   for (const m of stdout.matchAll(/^@missing (.*)$/gm)) files[m[1]!] = undefined;
   const at = stdout.indexOf('\n@content\n');
+  // stat failed (a file removed since the script found it): it printed the others, and od never ran.
+  if (at < 0 && /^@file /m.test(stdout)) throw new Error('files changed while they were read (one went away): read again');
   const metas = [...(at < 0 ? '' : stdout.slice(0, at)).matchAll(/^@file (.*)\n(\S+) (\S+) (\S+) (\d+)$/gm)];
   const hex = at < 0 ? '' : stdout.slice(at + '\n@content\n'.length).replace(/\s+/g, '');
   // Buffer.from stops at the first character that is not hex: a torn output comes up short, below.
