@@ -21,8 +21,8 @@ export interface AgentOptions {
   readonly preflight?: PreflightOptions;
   /** Desired state other than the playbook's (rollback). */
   readonly retarget?: Retarget;
-  /** Whether an lb's facts include its backend probes (default yes): a plan alone does not need them. */
-  readonly probeBackends?: boolean;
+  /** Whether the facts include what only verify and a rollout's gates read (default yes): logged faults, backend probes. */
+  readonly readHealth?: boolean;
 }
 
 export class HostAgent {
@@ -42,7 +42,7 @@ export class HostAgent {
     private readonly connector: Connector = sshConnector,
     private readonly options: AgentOptions = {},
   ) {
-    this.#needs = factNeeds(playbook, inventory, host, { history: options.retarget?.history ?? false, backends: options.probeBackends ?? true });
+    this.#needs = factNeeds(playbook, inventory, host, { history: options.retarget?.history ?? false, health: options.readHealth ?? true });
     this.#paths = { ...HOST_PATHS, keepVersions: inventory.history.keep };
   }
 

@@ -301,9 +301,10 @@ function renderPath(path: string, vars: HostVars): string {
 
 /**
  * What to read from a host before planning: everything its tasks could touch, whatever the facts say;
- * with `backends`, an lb's probes of its backends (for verify and a rollout's gates, not for a plan).
+ * with `health`, what only verify and a rollout's gates read (services' logged faults, an lb's probes
+ * of its backends), not a plan.
  */
-export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, { history = false, backends = true } = {}): FactNeeds {
+export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, { history = false, health = true } = {}): FactNeeds {
   const vars = hostVars(inventory, host);
   const tasks = playbook.tasks.filter((t) => appliesTo(t, host, inventory));
   const bodies = tasks.map((t) => t.body);
@@ -318,11 +319,11 @@ export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, 
     ],
     services: bodies.flatMap((b) => (b.kind === 'service' ? [b.name] : [])),
     enablementOnly: bodies.flatMap((b) => (b.kind === 'service' && b.state === 'enabled' ? [b.name] : [])),
-    serviceFaults: Object.fromEntries(bodies.flatMap((b) => (b.kind === 'service' && b.logFaults.length > 0 ? [[b.name, b.logFaults]] : []))),
+    serviceFaults: health ? Object.fromEntries(bodies.flatMap((b) => (b.kind === 'service' && b.logFaults.length > 0 ? [[b.name, b.logFaults]] : []))) : {},
     // Per-device files of devices that may have left the inventory (RHEL's route-DEV): read them all, so
     // that the plan shows truthfully what emptying them changes.
     fileGlobs: tasks.flatMap((t) => (t.body.kind === 'file' && t.forEach === 'routeDevices' ? [renderPath(t.body.file.path, { ...vars, dev: '*' })] : [])),
-    backends: backends && hasRole(host, 'lb') ? vars.servers.map((s) => `${s.address}:${inventory.cluster.backendPort}`) : [],
+    backends: health && hasRole(host, 'lb') ? vars.servers.map((s) => `${s.address}:${inventory.cluster.backendPort}`) : [],
     history,
   };
 }

@@ -78,8 +78,8 @@ describe("an lb's backend probes are bounded", () => {
   });
 });
 
-describe("an lb's backend probes run only where their answer is used", () => {
-  // A plan alone shows changes: no lb needs to open a connection to every backend for it.
+describe("an lb's backend probes and journal reads run only where their answer is used", () => {
+  // A plan alone shows changes: no lb needs to open a connection to every backend, or read its services' logs, for it.
   it.each([
     ['plan', { apply: false, verify: false }, false],
     ['verify', { apply: false, verify: true }, true],
@@ -97,8 +97,14 @@ describe("an lb's backend probes run only where their answer is used", () => {
     const report = await run(inventory, playbook, { ...how, concurrency: 20, connector, settleMs: 0 });
     expect(report.hosts.every((h) => h.status === 'in-sync')).toBe(true);
     const lbs = inventory.hosts.filter((h) => h.roles.includes('lb')).map((h) => h.name);
-    for (const lb of lbs) expect(scripts.get(lb)!.some((s) => s.includes('hp_reach_all')), lb).toBe(probes);
-    if (probes && how.verify) expect(report.checks.find((c) => c.name.includes('reaches every backend'))?.ok).toBe(true);
+    for (const lb of lbs) {
+      expect(scripts.get(lb)!.some((s) => s.includes('hp_reach_all')), lb).toBe(probes);
+      expect(scripts.get(lb)!.some((s) => s.includes('journalctl')), lb).toBe(probes);
+    }
+    if (probes && how.verify) {
+      expect(report.checks.find((c) => c.name.includes('reaches every backend'))?.ok).toBe(true);
+      expect(report.checks.find((c) => c.name.includes('runs its config without faults'))?.ok).toBe(true);
+    }
   });
 });
 
