@@ -165,6 +165,9 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
           const target = options.retarget?.target?.(facts);
           versionsAtPlan.set(agent.host.name, { before: facts.historyHead, ...(target === undefined ? {} : { target }) });
           progress.step(agent.host.name, changes.length === 0 ? 'in sync' : `${changes.length} change(s) planned`);
+          // A server planned in sync is done with (only the lbs are read again: verify, a rollout's
+          // gates): its connection closes now, not with the fleet's at the end.
+          if (changes.length === 0 && !hasRole(agent.host, 'lb')) agent.release();
         }),
       ),
     );
@@ -179,8 +182,6 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
         agent.notes.push(lock.alive ? `a run is in progress on this host: ${lock.holder}` : `a stale lock is left by ${lock.holder} (its run ended without releasing it); the next up takes it over`);
       }
     }
-    // A server planned in sync is done with: only the lbs are read again (verify, a rollout's gates).
-    for (const agent of agents) if (agent.changes.length === 0 && !hasRole(agent.host, 'lb') && !errors.has(agent.host.name)) agent.release();
     const planned = agents.map(report);
     clock.planned = Date.now();
     const anyChange = planned.some((r) => r.status === 'pending');
