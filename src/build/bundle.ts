@@ -12,9 +12,10 @@
 //   and dist/inventory/.
 // - No module that runs as a script when process.argv[1] is its own file: in the bundle every module
 //   has the bundle's URL (`npm run schema` has a file of its own for this, inventory/writeSchema.ts).
-// - The lazy loads through createRequire(import.meta.url) (Handlebars' runtime and compiler, diff) stay
-//   calls at run time, resolved from dist/cli/ into node_modules: esbuild bundles only `require` calls
-//   of the global require, not of a variable made by createRequire.
+// - The lazy loads through createRequire(import.meta.url) (Handlebars' compiler, diff: needed on a
+//   template cache miss, or to show a diff) stay calls at run time, resolved from dist/cli/ into
+//   node_modules: esbuild bundles only `require` calls of the global require, not of a variable made by
+//   createRequire. Handlebars' runtime, which every plan needs, is an import() and so in the bundle.
 // - ssh2's optional native parts: cpu-features and its crypto binding (a .node file, built when its
 //   install script could compile it) stay outside, loaded from node_modules as before, and their
 //   absence is still caught by ssh2 (it falls back to JavaScript).

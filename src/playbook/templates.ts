@@ -14,8 +14,11 @@ const OPTIONS = Object.freeze({ noEscape: true, strict: true });
 const require = createRequire(import.meta.url);
 // The runtime build has the compiler's API minus compile/precompile (its own types declare nothing).
 // Loaded by the first template, not at start-up: commands that render nothing (completion, --help) skip it.
-let loaded: typeof import('handlebars') | undefined;
-const runtime = (): typeof import('handlebars') => (loaded ??= (require('handlebars/runtime') as typeof import('handlebars')).create());
+// An import(), so that the CLI's bundle holds it (and V8's code cache with it): every plan renders, and
+// Node's loader took 10-40 ms to read and compile its files on each run. The compiler stays outside.
+let loaded: Promise<typeof import('handlebars')> | undefined;
+const runtime = (): Promise<typeof import('handlebars')> =>
+  (loaded ??= import('handlebars/runtime.js').then((m) => (m as unknown as { default: typeof import('handlebars') }).default.create()));
 
 /** The compiler, loaded only when something is not in the cache. */
 const compiler = (): typeof import('handlebars') => require('handlebars') as typeof import('handlebars');
@@ -23,28 +26,29 @@ const compiler = (): typeof import('handlebars') => require('handlebars') as typ
 export const templateCacheDir = (): string =>
   join(process.env.HA_PROVISION_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ha-provision'), 'templates');
 
-const keyOf = (source: string): string => createHash('sha256').update(`${runtime().VERSION}\0${JSON.stringify(OPTIONS)}\0${source}`).digest('hex').slice(0, 40);
+const keyOf = (hb: typeof import('handlebars'), source: string): string => createHash('sha256').update(`${hb.VERSION}\0${JSON.stringify(OPTIONS)}\0${source}`).digest('hex').slice(0, 40);
 
 /** A precompiled template's spec (JavaScript source that Handlebars itself generated) as a template function. */
-function load(spec: string): HandlebarsTemplateDelegate {
+function load(hb: typeof import('handlebars'), spec: string): HandlebarsTemplateDelegate {
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the spec is Handlebars' own output, from this user's cache
-  return runtime().template(new Function(`return ${spec};`)() as TemplateSpecification);
+  return hb.template(new Function(`return ${spec};`)() as TemplateSpecification);
 }
 
 /** Compiles `source` (syntax errors throw here, naming the line), from the disk cache when it is there. */
 export async function compileTemplate(source: string): Promise<HandlebarsTemplateDelegate> {
-  const file = join(templateCacheDir(), `${keyOf(source)}.js`);
+  const hb = await runtime();
+  const file = join(templateCacheDir(), `${keyOf(hb, source)}.js`);
   const cached = await readFile(file, 'utf8').catch(() => undefined);
   if (cached !== undefined) {
     try {
-      return load(cached);
+      return load(hb, cached);
     } catch {
       // a torn or foreign file: compile again and replace it
     }
   }
   // A copy: Handlebars adds its own keys to the options it is given, which would change every later key.
   const spec = compiler().precompile(source, { ...OPTIONS }) as string;
-  const fn = load(spec);
+  const fn = load(hb, spec);
   const temp = `${file}.${process.pid}.tmp`;
   await mkdir(templateCacheDir(), { recursive: true })
     .then(() => writeFile(temp, spec, { mode: 0o644 }))
