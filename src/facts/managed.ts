@@ -65,21 +65,32 @@ const SERVICES_MARK = '@@managed-services';
 
 /**
  * The state of each entry of the record that the rest of the facts do not read already (`known`): on a
- * converged host, none. Builtins, plus one stat, cat and systemctl for all such entries together.
+ * converged host, none. One pass over the record (the shell's `read` takes a byte per system call), then
+ * one stat and od for all such files together, and one systemctl for all such services.
  */
 export function managedFact(known: { readonly files: readonly string[]; readonly services: readonly string[] }): Fact<ManagedFact> {
   const skip = (names: readonly string[]): string => (names.length > 0 ? `case "$name" in ${names.map(quote).join('|')}) continue ;; esac; ` : '');
   const r = quote(MANAGED_RECORD);
-  const entries = (kind: string, then: string): string => `while read -r kind name flag; do [ "$kind" = ${kind} ] || continue; ${then}; done < ${r}`;
   return {
     name: 'managed',
     command: [
       `if [ -f ${r} ]; then`,
-      `  hp_managed_files() { set --; ${entries('file', `${skip(known.files)}if [ -f "$name" ]; then set -- "$@" "$name"; else printf '@missing %s\\n' "$name"; fi`)}; ${READ_FILES}; }`,
-      '  hp_managed_files',
-      `  echo ${SERVICES_MARK}`,
-      `  hp_managed_services() { set --; ${entries('service', `${skip(known.services)}set -- "$@" "$name"`)}; [ $# -gt 0 ] || return 0; echo "$*"; for n do set -- "$@" "$n.service"; shift; done; systemctl show -p ${SERVICE_PROPERTIES} "$@"; }`,
-      '  hp_managed_services',
+      `  hp_managed_files() { ${READ_FILES}; }`,
+      '  hp_managed() {',
+      '    set --; services=',
+      '    while read -r kind name flag; do',
+      '      case $kind in',
+      `        file) ${skip(known.files)}if [ -f "$name" ]; then set -- "$@" "$name"; else printf '@missing %s\\n' "$name"; fi ;;`,
+      `        service) ${skip(known.services)}services="$services $name" ;;`,
+      '      esac',
+      `    done < ${r}`,
+      '    hp_managed_files "$@"',
+      `    echo ${SERVICES_MARK}`,
+      // Unit names hold no blanks (the record is split at them); -f: no glob expands in them either.
+      '    set -f; set -- $services; set +f',
+      `    [ $# -gt 0 ] || return 0; echo "$*"; for n do set -- "$@" "$n.service"; shift; done; systemctl show -p ${SERVICE_PROPERTIES} "$@"`,
+      '  }',
+      '  hp_managed',
       'fi',
     ].join('\n'),
     parse(stdout) {
