@@ -21,7 +21,10 @@ const bundle = join(dirname(fileURLToPath(import.meta.url)), 'ha-provision.cjs')
 const source = readFileSync(bundle);
 // Where the templates' cache lives too (playbook/templates.ts), in a directory of its own.
 const cacheDir = join(process.env.HA_PROVISION_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'ha-provision'), 'v8');
-const command = /^[a-z_-]{1,20}$/i.test(process.argv[2] ?? '') ? process.argv[2] : 'other';
+// Help of any command compiles what --help does, not what the command does: it keeps a cache of its own
+// (the first `plan --help` would otherwise write plan's cache, and every later plan compile the rest).
+const asksHelp = process.argv.slice(2).some((a) => a === '--help' || a === '-h');
+const command = asksHelp ? 'help' : /^[a-z_-]{1,20}$/i.test(process.argv[2] ?? '') ? process.argv[2] : 'other';
 const cacheFile = join(cacheDir, `${createHash('sha256').update(source).digest('hex').slice(0, 32)}-${command}-node${process.version}-${process.arch}.bin`);
 let cachedData: Buffer | undefined;
 try {
