@@ -12,7 +12,8 @@ import { parseArgs } from 'node:util';
 import { labDown, labExec, labUp } from '../lab/index.js';
 import { loadInventory } from '../inventory/load.js';
 import { hasRole, type Inventory } from '../inventory/types.js';
-import { builtinPlaybook, factNeeds, loadPlaybook, PROJECT_ROOT } from '../playbook/playbook.js';
+import { builtinPlaybook, loadPlaybook, PROJECT_ROOT } from '../playbook/playbook.js';
+import { factNeeds } from '../playbook/desired.js';
 import { gatherScript } from '../facts/gather.js';
 import { SshTransport } from '../transport/ssh.js';
 

@@ -59,3 +59,19 @@ export async function compileTemplate(source: string): Promise<HandlebarsTemplat
 
 /** For a short template needed synchronously (a path with {{…}}): compiled in memory, not cached. */
 export const compileInline = (source: string): HandlebarsTemplateDelegate => compiler().compile(source, { ...OPTIONS });
+
+// Paths with {{…}} (a forEach task's), compiled once per process.
+const compiledPaths = new Map<string, HandlebarsTemplateDelegate>();
+
+/** Compiles a path through the template cache ahead of use: a run that finds it there never loads the compiler. */
+export async function precompilePath(path: string): Promise<void> {
+  if (path.includes('{{') && !compiledPaths.has(path)) compiledPaths.set(path, await compileTemplate(path));
+}
+
+/** A path with its {{…}} filled in: precompiled by loadPlaybook, or compiled here for a task built otherwise. */
+export function renderPath(path: string, vars: object): string {
+  if (!path.includes('{{')) return path;
+  let fn = compiledPaths.get(path);
+  if (!fn) compiledPaths.set(path, (fn = compileInline(path)));
+  return fn(vars);
+}

@@ -11,7 +11,8 @@ import { freshHostFacts, parseGathered, type HostFacts } from '../../src/facts/g
 import { EMPTY_RECORD, formatManagedRecord, MANAGED_RECORD, managedFact, parseManagedRecord } from '../../src/facts/managed.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { describeChange } from '../../src/plan/format.js';
-import { builtinPlaybook, factNeeds, loadPlaybook, PROJECT_ROOT, resourcesFor } from '../../src/playbook/playbook.js';
+import { builtinPlaybook, loadPlaybook, PROJECT_ROOT } from '../../src/playbook/playbook.js';
+import { factNeeds, resourcesFor } from '../../src/playbook/desired.js';
 import { diffResources } from '../../src/resources/diff.js';
 import type { Change, Resource } from '../../src/resources/types.js';
 

@@ -9,7 +9,8 @@ import { freshHostFacts } from '../../src/facts/gather.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { layoutProblems } from '../../src/playbook/layout.js';
-import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, resourcesFor, runningServices } from '../../src/playbook/playbook.js';
+import { builtinPlaybook, loadPlaybook, PROJECT_ROOT, runningServices } from '../../src/playbook/playbook.js';
+import { resourcesFor } from '../../src/playbook/desired.js';
 import type { Resource } from '../../src/resources/types.js';
 
 const exampleFile = join(PROJECT_ROOT, 'inventory', 'example.yaml');

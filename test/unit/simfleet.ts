@@ -11,7 +11,8 @@ import { HostError } from '../../src/errors.js';
 import { freshHostFacts } from '../../src/facts/gather.js';
 import { MANAGED_RECORD, parseManagedRecord } from '../../src/facts/managed.js';
 import { hasRole, type Host, type Inventory } from '../../src/inventory/types.js';
-import { resourcesFor, type Playbook } from '../../src/playbook/playbook.js';
+import { type Playbook } from '../../src/playbook/playbook.js';
+import { resourcesFor } from '../../src/playbook/desired.js';
 import type { ExecResult, Transport } from '../../src/transport/transport.js';
 
 interface SimFile {
