@@ -113,8 +113,8 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
   const inRun = (name: string): boolean => !options.limit || options.limit.includes(name);
   const connector = options.connector ?? sshConnector;
   const strategy = options.strategy ?? parallel;
-  // Logged faults and the lbs' backend probes serve verify and a rolling rollout's gates only.
-  const readHealth = options.verify || strategy.name === 'rolling';
+  // Logged faults and the lbs' backend probes serve verify and a rollout's gates only.
+  const readHealth = options.verify || strategy.readsHealth;
   const agents = inventory.hosts.filter((h) => inRun(h.name)).map((h) => new HostAgent(inventory, playbook, h, connector, { preflight: options.preflight, retarget: options.retarget, readHealth }));
   // The VIP is a property of every lb: verify and a rollout's gates read the lbs a --limit leaves out
   // too, read-only (an agent connects only when first used).

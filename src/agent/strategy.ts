@@ -39,6 +39,8 @@ export interface StrategyOutcome {
 
 export interface Strategy {
   readonly name: 'parallel' | 'rolling';
+  /** Whether its gates read what only verify otherwise reads (services' logged faults, the lbs' backend probes). */
+  readonly readsHealth: boolean;
   /** The order of work, shown with the plan before confirmation (may read the lbs: one exec each). */
   preview(fleet: Fleet): Promise<string[]>;
   apply(fleet: Fleet): Promise<StrategyOutcome>;
@@ -47,6 +49,7 @@ export interface Strategy {
 /** `up`: every host with changes at once (bounded by --concurrency). */
 export const parallel: Strategy = {
   name: 'parallel',
+  readsHealth: false,
   preview: async () => [],
   async apply(fleet) {
     const limit = pLimit(Math.max(1, fleet.concurrency));

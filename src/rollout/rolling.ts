@@ -66,6 +66,7 @@ export function rolling(options: RollingOptions): Strategy {
 
   return {
     name: 'rolling',
+    readsHealth: true,
     async preview(fleet) {
       return (await planWaves(fleet)).map((w, i) => `${i + 1}. ${describeWave(w)}`);
     },
