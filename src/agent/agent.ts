@@ -2,7 +2,7 @@
 // facts → plan → apply → facts again. It never prints; the orchestrator reports.
 import { gatherFacts, type FactNeeds, type HostFacts } from '../facts/gather.js';
 import type { Host, Inventory } from '../inventory/types.js';
-import { type Playbook } from '../playbook/playbook.js';
+import type { Playbook } from '../playbook/playbook.js';
 import { factNeeds, resourcesFor } from '../playbook/desired.js';
 import { diffResources } from '../resources/diff.js';
 import type { Change, Resource, Retarget } from '../resources/types.js';

@@ -1,6 +1,6 @@
 // Facts about systemd units: their state from ONE `systemctl show`, enablement from install links where
 // that answers without systemctl, and what each daemon logged about the config it runs now.
-import { command, quote } from '../transport/quote.js';
+import { quote } from '../transport/quote.js';
 import { lines, parseKeyValues, type Fact, type ServiceFact } from './facts.js';
 
 /**

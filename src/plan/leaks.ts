@@ -5,7 +5,7 @@
 import { InventoryError, type InventoryProblem } from '../errors.js';
 import { freshHostFacts } from '../facts/gather.js';
 import { hasRole, inventorySecrets, type Inventory } from '../inventory/types.js';
-import { type Playbook } from '../playbook/playbook.js';
+import type { Playbook } from '../playbook/playbook.js';
 import { resourcesFor } from '../playbook/desired.js';
 import { maskPatterns } from '../redact.js';
 import type { Resource } from '../resources/types.js';
