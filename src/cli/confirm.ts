@@ -1,5 +1,8 @@
 // The question before changing hosts. --json is an output format: it never answers the question.
-import { createInterface } from 'node:readline/promises';
+import { lazyBuiltin } from '../lazyBuiltin.js';
+
+// Loaded by the first question: runs with --yes, or without a terminal, ask none.
+const readline = lazyBuiltin<typeof import('node:readline/promises')>('node:readline/promises');
 
 /** Whether a command that changes hosts asks first: on a TTY, unless --yes (elsewhere --yes is required). */
 export function asksFirst(how: { readonly tty: boolean; readonly yes: boolean }): boolean {
@@ -7,7 +10,7 @@ export function asksFirst(how: { readonly tty: boolean; readonly yes: boolean })
 }
 
 export async function confirmOnTty(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const rl = readline().createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(question)).trim());
   } finally {

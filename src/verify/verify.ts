@@ -1,9 +1,12 @@
 // Verification: what a user would check by hand. On-host checks read the facts the agents already hold
 // (the probes ride in the facts exec); controller checks connect to the VIP as a client would.
 import { connect } from 'node:net';
-import { request } from 'node:https';
+import { lazyBuiltin } from '../lazyBuiltin.js';
 import type { HostFacts } from '../facts/gather.js';
 import { DEFAULT_CHECK, hasRole, type Inventory } from '../inventory/types.js';
+
+// Loaded by the first check through the VIP: a plan makes none.
+const https = lazyBuiltin<typeof import('node:https')>('node:https');
 
 export interface Check {
   readonly name: string;
@@ -87,7 +90,7 @@ function tcpCheck(address: string, port: number, timeoutMs: number): Promise<Che
 function httpsCheck(address: string, port: number, path: string, timeoutMs: number): Promise<Check> {
   const name = `GET https://${address}:${port}${path} through the VIP (curl -k)`;
   return new Promise((resolve) => {
-    const req = request({ host: address, port, path, method: 'GET', rejectUnauthorized: false, timeout: timeoutMs, agent: false }, (res) => {
+    const req = https().request({ host: address, port, path, method: 'GET', rejectUnauthorized: false, timeout: timeoutMs, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk.slice(0, 200)));
