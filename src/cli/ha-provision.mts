@@ -10,7 +10,7 @@
 // mtime) and Node's version; V8 itself refuses a cache made by another V8 or under other flags (a
 // --cpu-prof run, say), and compiles then, as it does when no cache can be read or written.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,7 +25,8 @@ const cacheDir = join(process.env.HA_PROVISION_CACHE ?? join(process.env.XDG_CAC
 // (the first `plan --help` would otherwise write plan's cache, and every later plan compile the rest).
 const asksHelp = process.argv.slice(2).some((a) => a === '--help' || a === '-h');
 const command = asksHelp ? 'help' : /^[a-z_-]{1,20}$/i.test(process.argv[2] ?? '') ? process.argv[2] : 'other';
-const cacheFile = join(cacheDir, `${createHash('sha256').update(source).digest('hex').slice(0, 32)}-${command}-node${process.version}-${process.arch}.bin`);
+const bundleHash = createHash('sha256').update(source).digest('hex').slice(0, 32);
+const cacheFile = join(cacheDir, `${bundleHash}-${command}-node${process.version}-${process.arch}.bin`);
 let cachedData: Buffer | undefined;
 try {
   cachedData = readFileSync(cacheFile);
@@ -48,6 +49,10 @@ if (!cachedData || script.cachedDataRejected) {
       const temp = `${cacheFile}.${process.pid}.tmp`;
       writeFileSync(temp, script.createCachedData());
       renameSync(temp, cacheFile);
+      // Caches of other bundles (an earlier version, a rebuild) are never read again: about 1 MB per
+      // command word each, so they go when this bundle writes its own. Two versions used in turn each
+      // write theirs again after the other's run: one slower start per switch.
+      for (const name of readdirSync(cacheDir)) if (!name.startsWith(`${bundleHash}-`)) rmSync(join(cacheDir, name), { force: true });
     } catch {
       // not writable: the next run compiles again
     }

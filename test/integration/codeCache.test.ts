@@ -1,8 +1,8 @@
 // The installed CLI's V8 code cache (src/cli/ha-provision.mts): written after a run that did its job, never
 // after one that stopped early (its cache would hold half the functions, and be kept for good), and written
-// again when V8 refuses the one it found.
+// again when V8 refuses the one it found; the caches of other bundles go when it is written.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -53,5 +53,15 @@ describe('the code cache', () => {
     writeFileSync(file, 'not a code cache');
     expect(run('--version').status).toBe(0);
     expect(statSync(file).size).toBeGreaterThan(1000);
+  });
+
+  it("removes other bundles' caches (an earlier version's) when it writes this bundle's", () => {
+    mkdirSync(join(cache, 'v8'));
+    const stale = ['0123456789abcdef0123456789abcdef-plan-nodev20.0.0-x64.bin', '0123456789abcdef0123456789abcdef-up-nodev20.0.0-x64.bin.77.tmp'];
+    for (const name of stale) writeFileSync(join(cache, 'v8', name), 'an earlier bundle');
+    expect(run('--version').status).toBe(0);
+    const left = readdirSync(join(cache, 'v8'));
+    expect(left).toEqual(cacheFiles('--version'));
+    expect(left).toHaveLength(1);
   });
 });
