@@ -28,7 +28,7 @@ export interface AgentOptions {
 
 export class HostAgent {
   #transport?: Transport;
-  #needs: FactNeeds;
+  #needs?: FactNeeds;
   #paths: HostPaths;
   facts?: HostFacts;
   resources: Resource[] = [];
@@ -43,7 +43,6 @@ export class HostAgent {
     private readonly connector: Connector = sshConnector,
     private readonly options: AgentOptions = {},
   ) {
-    this.#needs = factNeeds(playbook, inventory, host, { history: options.retarget?.history ?? false, health: options.readHealth ?? true });
     this.#paths = { ...HOST_PATHS, keepVersions: inventory.history.keep };
   }
 
@@ -76,7 +75,10 @@ export class HostAgent {
 
   /** Reads every fact (and the lb's backend probes) in one exec, without planning: for observers. */
   async readFacts(): Promise<HostFacts> {
-    this.facts = await gatherFacts(this.host.name, await this.transport(), this.#needs);
+    const transport = await this.transport();
+    // Worked out once connected, not when the agent is made: the fleet's first connects wait for no host's needs.
+    this.#needs ??= factNeeds(this.playbook, this.inventory, this.host, { history: this.options.retarget?.history ?? false, health: this.options.readHealth ?? true });
+    this.facts = await gatherFacts(this.host.name, transport, this.#needs);
     return this.facts;
   }
 
