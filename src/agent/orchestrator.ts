@@ -87,6 +87,8 @@ export interface RunOptions {
   readonly retarget?: Retarget;
   /** The id the hosts record this run under (random if not given): known before the run, for a record of a run cut short. */
   readonly runId?: string;
+  /** Requests through the VIP, as a client sends them (injectable for tests). */
+  readonly vipChecks?: (inventory: Inventory) => Promise<Check[]>;
 }
 
 export const newRunId = (): string => randomBytes(4).toString('hex');
@@ -122,7 +124,8 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
   const limit = pLimit(Math.max(1, options.concurrency));
   // The checks through the VIP start now, alongside reading the hosts: a run that changes nothing uses
   // their answer (the fleet is as it was), and one that changes something asks again after applying.
-  const vipChecksAtStart = options.verify ? controllerChecks(inventory) : undefined;
+  const askVip = options.vipChecks ?? ((i: Inventory) => controllerChecks(i));
+  const vipChecksAtStart = options.verify ? askVip(inventory) : undefined;
   const identity = runIdentity(options.forceUnlock, options.runId);
   const errors = new Map<string, string>();
   const applied = new Map<string, readonly Change[]>();
@@ -229,7 +232,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
     const lbChanged = agents.some((a) => applied.has(a.host.name) && hasRole(a.host, 'lb'));
     const settle = { deadlineMs: options.settleMs ?? 20_000, stableMs: lbChanged ? settleWindowMs(inventory) : 0 };
     const unchanged = applied.size === 0 ? vipChecksAtStart : undefined;
-    const checks = options.verify ? await verify(inventory, runningServices(playbook, 'lb', inventory), agents, observers, errors, settle, guarded, unchanged) : [];
+    const checks = options.verify ? await verify(inventory, runningServices(playbook, 'lb', inventory), agents, observers, errors, settle, guarded, askVip, unchanged) : [];
     const hostsReport = agents.map(report);
     for (const r of hostsReport) progress.done(r.host, r);
     return { hosts: hostsReport, checks, aborted: false, ...(order.length ? { order } : {}), ...(strategy.name === 'rolling' && outcome ? { rollout: outcome } : {}), phases: phases(), runId: identity.id };
@@ -250,6 +253,7 @@ async function verify(
   errors: ReadonlyMap<string, string>,
   settle: { readonly deadlineMs: number; readonly stableMs: number },
   guarded: (agent: HostAgent, work: () => Promise<void>) => Promise<void>,
+  askVip: (inventory: Inventory) => Promise<Check[]>,
   vipChecks?: Promise<Check[]>, // the checks through the VIP already under way, for the first round
 ): Promise<Check[]> {
   const started = Date.now();
@@ -274,7 +278,7 @@ async function verify(
   for (;;) {
     const facts = new Map<string, HostFacts>();
     for (const a of [...agents, ...observers]) if (a.facts && !unread.has(a.host.name) && (!errors.has(a.host.name) || failedLbs.includes(a))) facts.set(a.host.name, a.facts);
-    const checks = [...(await (vipChecks ?? controllerChecks(inventory))), ...hostChecks(inventory, facts, lbServices)];
+    const checks = [...(await (vipChecks ?? askVip(inventory))), ...hostChecks(inventory, facts, lbServices)];
     vipChecks = undefined;
     const holders = vipHolders(inventory, facts);
     if (holders.join() !== holding.holders.join()) holding = { holders, since: Date.now() };

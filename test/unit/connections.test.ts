@@ -94,7 +94,7 @@ describe("an lb's backend probes and journal reads run only where their answer i
       const transport = await fleet.connector(host);
       return { get execCount() { return transport.execCount; }, exec: (s) => (scripts.set(host.name, [...(scripts.get(host.name) ?? []), s]), transport.exec(s)), close: () => transport.close() };
     };
-    const report = await run(inventory, playbook, { ...how, concurrency: 20, connector, settleMs: 0 });
+    const report = await run(inventory, playbook, { ...how, concurrency: 20, connector, settleMs: 0, vipChecks: async () => [] });
     expect(report.hosts.every((h) => h.status === 'in-sync')).toBe(true);
     const lbs = inventory.hosts.filter((h) => h.roles.includes('lb')).map((h) => h.name);
     for (const lb of lbs) {
@@ -105,6 +105,47 @@ describe("an lb's backend probes and journal reads run only where their answer i
       expect(report.checks.find((c) => c.name.includes('reaches every backend'))?.ok).toBe(true);
       expect(report.checks.find((c) => c.name.includes('runs its config without faults'))?.ok).toBe(true);
     }
+  });
+});
+
+describe('the checks through the VIP', () => {
+  // They start with the run, alongside reading the hosts. Their answer stands for a run that changed
+  // nothing; after a run changed something it is stale (the VIP may have moved, haproxy reloaded), so the
+  // VIP is asked again and the report shows that second answer.
+  it.each([
+    ['plan', { apply: false, verify: false }, false, []],
+    ['verify', { apply: false, verify: true }, false, ['at the start']],
+    ['up, converged', { apply: true, verify: true }, false, ['at the start']],
+    ['up --no-verify, a server changed', { apply: true, verify: false }, true, []],
+    ['up, a server changed', { apply: true, verify: true }, true, ['at the start', 'after applying']],
+  ])('%s: asked %j', async (_name, how, change, asked) => {
+    const inventory = parseInventory(EXAMPLE, '/inventory.yaml', { HA_KEEPALIVED_PASS: 'k33pal1v' });
+    const playbook = await loadPlaybook(builtinPlaybook('haproxy-keepalived'));
+    const fleet = await SimFleet.converged(inventory, playbook);
+    const server = inventory.hosts.find((h) => h.roles.includes('server') && !h.roles.includes('lb'))!.name;
+    if (change) fleet.sim(server).sysctls = {};
+    let applying = false;
+    const calls: string[] = [];
+    const vipChecks = async () => {
+      const when = applying ? 'after applying' : 'at the start';
+      calls.push(when);
+      return [{ name: 'through the VIP', ok: true, detail: when }];
+    };
+    const connector: Connector = async (host) => {
+      const transport = await fleet.connector(host);
+      return {
+        get execCount() { return transport.execCount; },
+        exec: (s) => {
+          if (s.includes('DEBIAN_FRONTEND')) applying = true; // only an apply script sets it
+          return transport.exec(s);
+        },
+        close: () => transport.close(),
+      };
+    };
+    const report = await run(inventory, playbook, { ...how, concurrency: 20, connector, settleMs: 0, vipChecks });
+    expect(report.hosts.find((h) => h.host === server)!.status).toBe(change && how.apply ? 'changed' : 'in-sync');
+    expect(calls).toEqual(asked);
+    expect(report.checks.find((c) => c.name === 'through the VIP')?.detail).toBe(asked.at(-1));
   });
 });
 
