@@ -117,8 +117,9 @@ line (a run killed while writing) is skipped, and said so. A run killed outright
   verify: `Usage: ha-provision verify <inventory.yaml> [--limit a,b] [--json] [--ca FILE] [--failover [--failover-backends] [--yes]]
 
 Checks: TCP and HTTPS through the VIP from this machine, exactly one lb holds the VIP (every lb is read,
-also those outside --limit), every lb reaches every backend, haproxy and keepalived active, and keepalived
-logged no fault (such as a disabled track script) since its last (re)load. Exit 0 when all pass, 1 otherwise.
+also those outside --limit), every lb reaches every backend, haproxy and keepalived active, and neither
+logged a fault (such as a disabled track script) since its last (re)load, as far back as its last 300
+lines of journal reach (the check says when they stop short of it). Exit 0 when all pass, 1 otherwise.
 
 --ca FILE    also the API server's certificate as a client of the VIP sees it: this machine connects with
              TLS to VIP:frontendPort (once per server, at most 7; 5 s each at most) and checks that the

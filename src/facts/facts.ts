@@ -33,6 +33,12 @@ export interface ServiceFact {
   readonly startedAt: string; // ExecMainStartTimestampMonotonic: changes only on (re)start
   /** Lines logged since systemd last started or reloaded it that match its fault patterns (when it has any). */
   readonly faults?: readonly string[];
+  /**
+   * Whether the journal lines read for `faults` reach back to that start or reload. Not when the unit
+   * logged more since than the window holds (haproxy logs every connection): `faults` then covers only
+   * the window, and verify says so.
+   */
+  readonly faultsSinceLoad?: boolean;
 }
 
 /** How this host reaches the controller (the SSH peer it sees): `ip route get PEER`. */

@@ -3,16 +3,24 @@
 import { quote } from '../transport/quote.js';
 import { lines, parseKeyValues, type Fact, type ServiceFact } from './facts.js';
 
+/** How many of a unit's latest journal lines are searched for its faults. */
+export const FAULT_WINDOW_LINES = 300;
+
+/** Printed after the faults when none of the lines read shows the unit's last start or reload. */
+export const NO_LOAD_IN_WINDOW = '@no-load-in-window';
+
 /**
  * Prints each line `name` logged since systemd last started or reloaded it that matches one of the
- * patterns (POSIX EREs), after `prefix`. The patterns reach awk through its environment: -v would
+ * patterns (POSIX EREs), after `prefix`, from its last FAULT_WINDOW_LINES lines of journal. With
+ * `tellWindow`, a last line NO_LOAD_IN_WINDOW says that start or reload lies further back than those
+ * lines (the faults are then the window's). The patterns reach awk through its environment: -v would
  * process backslash escapes in them.
  */
-export function journalFaultsCommand(name: string, patterns: readonly string[], prefix = ''): string {
+export function journalFaultsCommand(name: string, patterns: readonly string[], prefix = '', { tellWindow = false } = {}): string {
   return (
-    `journalctl -u ${quote(`${name}.service`)} -b -o cat -n 300 --no-pager | ` +
+    `journalctl -u ${quote(`${name}.service`)} -b -o cat -n ${FAULT_WINDOW_LINES} --no-pager | ` +
     `fault=${quote(patterns.join('|'))} load=${quote(`^(Starting|Reloading) ${name.replace(/[.]/g, '[.]')}[.]service`)} prefix=${quote(prefix)} ` +
-    `awk '$0 ~ ENVIRON["load"] { n = "" } $0 ~ ENVIRON["fault"] { n = n ENVIRON["prefix"] $0 "\\n" } END { printf "%s", n }'`
+    `awk '$0 ~ ENVIRON["load"] { n = ""; seen = 1 } $0 ~ ENVIRON["fault"] { n = n ENVIRON["prefix"] $0 "\\n" } END { printf "%s", n${tellWindow ? `; if (!seen) print "${NO_LOAD_IN_WINDOW}"` : ''} }'`
   );
 }
 
@@ -79,7 +87,7 @@ export function servicesFact(
       `  systemctl show -p ${SERVICE_PROPERTIES} "$@" 2>/dev/null`,
       '}',
       'hp_services',
-      ...withFaults.map((n) => `echo ${quote(`@faults ${n}`)}; ${journalFaultsCommand(n, faults[n] ?? [])}`),
+      ...withFaults.map((n) => `echo ${quote(`@faults ${n}`)}; ${journalFaultsCommand(n, faults[n] ?? [], '', { tellWindow: true })}`),
     ].join('\n'),
     parse(stdout) {
       const [head = '', ...faultBlocks] = stdout.split(/^@faults /m);
@@ -94,8 +102,8 @@ export function servicesFact(
         ...parseServiceBlocks(showNames, shown.join('\n')),
       };
       for (const name of names.filter((n) => faults[n]?.length)) {
-        const logged = faultBlocks.find((b) => b.startsWith(`${name}\n`));
-        services[name] = { ...services[name]!, faults: lines(logged?.slice(name.length + 1) ?? '').map((l) => l.trim()) };
+        const logged = lines(faultBlocks.find((b) => b.startsWith(`${name}\n`))?.slice(name.length + 1) ?? '').map((l) => l.trim());
+        services[name] = { ...services[name]!, faults: logged.filter((l) => l !== NO_LOAD_IN_WINDOW), faultsSinceLoad: !logged.includes(NO_LOAD_IN_WINDOW) };
       }
       return services;
     },

@@ -17,7 +17,7 @@ describe('service faults from the journal, run for real through a stand-in journ
 
   const read = (log: string[]): HostFacts['services'] => {
     const journalctl = join(dir, 'journalctl');
-    writeFileSync(journalctl, `#!/bin/sh\ncat <<'EOF'\n${log.join('\n')}\nEOF\n`);
+    writeFileSync(journalctl, log.length > 0 ? `#!/bin/sh\ncat <<'EOF'\n${log.join('\n')}\nEOF\n` : '#!/bin/sh\n');
     chmodSync(journalctl, 0o755);
     const fact = servicesFact(['keepalived', 'haproxy'], { keepalived: ['Disabling track script', 'Unsafe permissions'] });
     const out = spawnSync('sh', ['-c', fact.command], { encoding: 'utf8', env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
@@ -32,13 +32,20 @@ describe('service faults from the journal, run for real through a stand-in journ
   ];
   const FIXED = ['Reloading keepalived.service - Keepalive Daemon (LVS and VRRP)...', 'VRRP_Script(check_apiserver) considered successful on reload', 'Reloaded keepalived.service - Keepalive Daemon (LVS and VRRP).'];
 
-  it.each<[string, string[], string[]]>([
-    ['a clean start', LOADED, []],
-    ['a reload that disabled the track script', [...LOADED, ...DISABLED], [DISABLED[1]!, DISABLED[2]!]],
-    ['a later reload that loaded it again', [...LOADED, ...DISABLED, ...FIXED], []],
-  ])('%s', (_name, log, faults) => {
+  // The window: the unit's last lines of journal. When they do not reach back to its last start or
+  // reload (a unit that logs much, or a start long ago), the faults are the window's, and it says so.
+  const LATER = ["Unsafe permissions found for script '/etc/keepalived/check_apiserver.sh' - disabling.", 'VRRP_Script(check_apiserver) succeeded'];
+
+  it.each<[string, string[], string[], boolean]>([
+    ['a clean start', LOADED, [], true],
+    ['a reload that disabled the track script', [...LOADED, ...DISABLED], [DISABLED[1]!, DISABLED[2]!], true],
+    ['a later reload that loaded it again', [...LOADED, ...DISABLED, ...FIXED], [], true],
+    ['lines with no start or reload among them', LATER, [LATER[0]!], false],
+    ['no lines at all', [], [], false],
+  ])('%s', (_name, log, faults, sinceLoad) => {
     const services = read(log);
     expect(services.keepalived?.faults).toEqual(faults);
+    expect(services.keepalived?.faultsSinceLoad).toBe(sinceLoad);
     expect(services.haproxy?.faults).toBeUndefined(); // no fault patterns: not read
   });
 });
