@@ -124,7 +124,7 @@ export async function run(inventory: Inventory, playbook: Playbook, options: Run
   const limit = pLimit(Math.max(1, options.concurrency));
   // The checks through the VIP start now, alongside reading the hosts: a run that changes nothing uses
   // their answer (the fleet is as it was), and one that changes something asks again after applying.
-  const askVip = options.vipChecks ?? ((i: Inventory) => controllerChecks(i));
+  const askVip = options.vipChecks ?? controllerChecks;
   const vipChecksAtStart = options.verify ? askVip(inventory) : undefined;
   const identity = runIdentity(options.forceUnlock, options.runId);
   const errors = new Map<string, string>();
