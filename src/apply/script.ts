@@ -149,7 +149,7 @@ function loadedCheck(change: ServiceChange): string {
   return [
     `i=0; while state=$(systemctl is-active ${unit}); [ "$state" = reloading ] || [ "$state" = activating ]; do [ $i -ge 75 ] && break; i=$((i + 1)); sleep 0.2; done`,
     `[ "$state" = active ] || { echo "${change.name} is $state after loading its new config:"; journalctl -u ${quote(`${change.name}.service`)} -b -o cat -n 10 --no-pager; false; }`,
-    ...(change.logFaults.length > 0 ? [`faults=$(${journalFaultsCommand(change.name, change.logFaults)}); [ -z "$faults" ] || { printf '%s\\n' "$faults"; false; }`] : []),
+    ...(change.logFaults.length > 0 ? [`faults=$(${journalFaultsCommand(change.name, change.logFaults, '', { transports: change.logTransports ?? [] })}); [ -z "$faults" ] || { printf '%s\\n' "$faults"; false; }`] : []),
   ].join(' &&\n');
 }
 

@@ -119,7 +119,8 @@ line (a run killed while writing) is skipped, and said so. A run killed outright
 Checks: TCP and HTTPS through the VIP from this machine, exactly one lb holds the VIP (every lb is read,
 also those outside --limit), every lb reaches every backend, haproxy and keepalived active, and neither
 logged a fault (such as a disabled track script) since its last (re)load, as far back as its last 300
-lines of journal reach (the check says when they stop short of it). Exit 0 when all pass, 1 otherwise.
+lines of journal reach (the check says when they stop short of it; haproxy's are what it printed itself,
+not its log of every connection). Exit 0 when all pass, 1 otherwise.
 
 --ca FILE    also the API server's certificate as a client of the VIP sees it: this machine connects with
              TLS to VIP:frontendPort (once per server, at most 7; 5 s each at most) and checks that the

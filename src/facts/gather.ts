@@ -22,7 +22,7 @@ import {
   type ServiceFact,
   type SshPathFact,
 } from './facts.js';
-import { servicesFact } from './services.js';
+import { servicesFact, type JournalTransport } from './services.js';
 import { historyFact, historyHeadFact, type Version } from './history.js';
 import { dpkgInterruptedFact, leftoverStagingFact, pendingReloadsFact, runLockFact, type RunLockFact } from './leftovers.js';
 import { EMPTY_RECORD, MANAGED_RECORD, managedFact, parseManagedRecord, type ManagedRecord } from './managed.js';
@@ -39,6 +39,8 @@ export interface FactNeeds {
   readonly enablementOnly?: readonly string[];
   /** Per service, log patterns that mean it is running its config in a degraded way. */
   readonly serviceFaults: Readonly<Record<string, readonly string[]>>;
+  /** Per service with fault patterns, the journal transports they are looked for in (all when absent). */
+  readonly serviceLogTransports?: Readonly<Record<string, readonly JournalTransport[]>>;
   readonly backends: readonly string[]; // "address:port"
   /** Read the history of applied versions, with contents (rollback only). */
   readonly history?: boolean;
@@ -96,7 +98,7 @@ function buildFacts(needs: FactNeeds) {
     sysctls: sysctlsFact(needs.sysctls),
     network: networkFact,
     files: filesFact(needs.files, needs.fileGlobs),
-    services: servicesFact(needs.services, needs.serviceFaults, needs.enablementOnly),
+    services: servicesFact(needs.services, needs.serviceFaults, needs.enablementOnly, { transports: needs.serviceLogTransports ?? {} }),
     backends: backendsFact(needs.backends),
     pendingReloads: pendingReloadsFact,
     leftoverStaging: leftoverStagingFact(needs.files),

@@ -6,6 +6,10 @@ import { lines, parseKeyValues, type Fact, type ServiceFact } from './facts.js';
 /** How many of a unit's latest journal lines are searched for its faults. */
 export const FAULT_WINDOW_LINES = 300;
 
+/** The journal's _TRANSPORT values: how an entry reached it (systemd's own messages come as `journal`). */
+export const JOURNAL_TRANSPORTS = ['journal', 'stdout', 'syslog', 'kernel', 'audit', 'driver'] as const;
+export type JournalTransport = (typeof JOURNAL_TRANSPORTS)[number];
+
 /** Printed after the faults when none of the lines read shows the unit's last start or reload. */
 export const NO_LOAD_IN_WINDOW = '@no-load-in-window';
 
@@ -13,12 +17,22 @@ export const NO_LOAD_IN_WINDOW = '@no-load-in-window';
  * Prints each line `name` logged since systemd last started or reloaded it that matches one of the
  * patterns (POSIX EREs), after `prefix`, from its last FAULT_WINDOW_LINES lines of journal. With
  * `tellWindow`, a last line NO_LOAD_IN_WINDOW says that start or reload lies further back than those
- * lines (the faults are then the window's). The patterns reach awk through its environment: -v would
- * process backslash escapes in them.
+ * lines (the faults are then the window's). With `transports`, only entries that reached the journal
+ * that way are read: haproxy says what it thinks of its config on stderr (`stdout`) and logs every
+ * connection over syslog, which would otherwise push its last reload out of the window within minutes.
+ * systemd's "Starting/Reloading" lines come as `journal`. The patterns reach awk through its
+ * environment: -v would process backslash escapes in them.
  */
-export function journalFaultsCommand(name: string, patterns: readonly string[], prefix = '', { tellWindow = false } = {}): string {
+export function journalFaultsCommand(
+  name: string,
+  patterns: readonly string[],
+  prefix = '',
+  { tellWindow = false, transports = [] }: { tellWindow?: boolean; transports?: readonly JournalTransport[] } = {},
+): string {
+  // Matches on one field are ORed, and ANDed with -u's.
+  const only = transports.map((t) => ` _TRANSPORT=${t}`).join('');
   return (
-    `journalctl -u ${quote(`${name}.service`)} -b -o cat -n ${FAULT_WINDOW_LINES} --no-pager | ` +
+    `journalctl -u ${quote(`${name}.service`)}${only} -b -o cat -n ${FAULT_WINDOW_LINES} --no-pager | ` +
     `fault=${quote(patterns.join('|'))} load=${quote(`^(Starting|Reloading) ${name.replace(/[.]/g, '[.]')}[.]service`)} prefix=${quote(prefix)} ` +
     `awk '$0 ~ ENVIRON["load"] { n = ""; seen = 1 } $0 ~ ENVIRON["fault"] { n = n ENVIRON["prefix"] $0 "\\n" } END { printf "%s", n${tellWindow ? `; if (!seen) print "${NO_LOAD_IN_WINDOW}"` : ''} }'`
   );
@@ -63,13 +77,14 @@ export const ENABLED_BY_LINKS: ServiceFact = { active: 'unread', enabled: 'enabl
  * first looked up by their install links (enabledByLinksFunction), and only those not found enabled there
  * go to systemctl. For a unit with fault patterns, also the matching lines of its journal since systemd
  * last started or reloaded it ("Starting|Reloading NAME.service", systemd 252 and later): what the daemon
- * said about the config it runs now, e.g. keepalived disabling a track script it finds unsafe.
+ * said about the config it runs now, e.g. keepalived disabling a track script it finds unsafe, read from
+ * the unit's `transports` where it has them. `root` exists for tests (enabledByLinksFunction).
  */
 export function servicesFact(
   names: readonly string[],
   faults: Readonly<Record<string, readonly string[]>> = {},
   enablementOnly: readonly string[] = [],
-  root = '',
+  { transports = {}, root = '' }: { readonly transports?: Readonly<Record<string, readonly JournalTransport[]>>; readonly root?: string } = {},
 ): Fact<Record<string, ServiceFact>> {
   if (names.length === 0) return { name: 'services', command: '', parse: () => ({}) };
   const withFaults = names.filter((n) => (faults[n] ?? []).length > 0);
@@ -87,7 +102,7 @@ export function servicesFact(
       `  systemctl show -p ${SERVICE_PROPERTIES} "$@" 2>/dev/null`,
       '}',
       'hp_services',
-      ...withFaults.map((n) => `echo ${quote(`@faults ${n}`)}; ${journalFaultsCommand(n, faults[n] ?? [], '', { tellWindow: true })}`),
+      ...withFaults.map((n) => `echo ${quote(`@faults ${n}`)}; ${journalFaultsCommand(n, faults[n] ?? [], '', { tellWindow: true, transports: transports[n] ?? [] })}`),
     ].join('\n'),
     parse(stdout) {
       const [head = '', ...faultBlocks] = stdout.split(/^@faults /m);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';
 import type { OsFamily } from '../facts/facts.js';
+import { JOURNAL_TRANSPORTS, type JournalTransport } from '../facts/services.js';
 import { hasRole, type Host, type Inventory, type Mode } from '../inventory/types.js';
 import { readLayout, type Layout } from './layout.js';
 import type { ServiceState } from '../resources/types.js';
@@ -45,6 +46,8 @@ export type TaskBody =
       /** Files that take effect only on a restart (a systemd drop-in's LimitNOFILE): restart, not onChange. */
       readonly restartOn: readonly string[];
       readonly logFaults: readonly string[]; // POSIX EREs: logged since the last (re)load, verify fails
+      /** The journal transports (_TRANSPORT) logFaults reads; all when absent. */
+      readonly logTransports?: readonly JournalTransport[];
       /** The package that ships it, and what its maintainer scripts do to it on an upgrade. */
       readonly package?: string;
       readonly onUpgrade: 'reload' | 'restart';
@@ -172,6 +175,13 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
           if (value[key] !== undefined && !['reload', 'restart'].includes(value[key] as string)) fail(`${where}.service.${key}`, 'must be reload or restart');
         }
         if (value.package !== undefined && typeof value.package !== 'string') fail(`${where}.service.package`, 'must be a package name');
+        if (value.logTransports !== undefined) {
+          const list = value.logTransports;
+          if (!Array.isArray(list) || list.length === 0 || list.some((t) => !(JOURNAL_TRANSPORTS as readonly unknown[]).includes(t))) {
+            fail(`${where}.service.logTransports`, `must be a list of journal transports from ${JOURNAL_TRANSPORTS.join(', ')}`);
+          }
+          if (!Array.isArray(value.logFaults) || value.logFaults.length === 0) fail(`${where}.service.logTransports`, 'only with logFaults: it says where they are looked for');
+        }
         body = {
           kind: 'service',
           name: value.name as string,
@@ -180,6 +190,7 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
           onChange: (value.onChange as 'reload' | 'restart' | undefined) ?? 'reload',
           restartOn: (value.restartOn as string[] | undefined) ?? [],
           logFaults: (value.logFaults as string[] | undefined) ?? [],
+          ...(value.logTransports ? { logTransports: value.logTransports as JournalTransport[] } : {}),
           ...(typeof value.package === 'string' ? { package: value.package } : {}),
           onUpgrade: (value.onUpgrade as 'reload' | 'restart' | undefined) ?? 'restart',
         };

@@ -2,6 +2,7 @@
 // host's facts and returns Changes (data, not commands); apply turns Changes into one script.
 import type { FileFact, PackageManager } from '../facts/facts.js';
 import type { HostFacts } from '../facts/gather.js';
+import type { JournalTransport } from '../facts/services.js';
 import type { Route } from '../inventory/types.js';
 
 export type ServiceAction = 'enable' | 'start' | 'reload' | 'restart' | 'stop' | 'disable';
@@ -38,6 +39,7 @@ export type Resource =
       readonly onChange: 'reload' | 'restart';
       readonly restartOn: readonly string[]; // file paths that take effect only on a restart
       readonly logFaults: readonly string[]; // logged after a (re)load: it did not load its config well
+      readonly logTransports?: readonly JournalTransport[]; // where logFaults are looked for (all when absent)
     };
 
 /** A setting that every peer must change at once (e.g. keepalived's auth_pass); group 1 is its value. */
@@ -82,6 +84,7 @@ export type Change =
       /** Files whose new version this service must load: a pending-reload marker names them until it has. */
       readonly loads: readonly string[];
       readonly logFaults: readonly string[];
+      readonly logTransports?: readonly JournalTransport[];
     };
 
 export type ResourceKind = Resource['kind'];

@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labExec, labHeal, labPartition, labStart, labStop } from '../../src/lab/index.js';
+import { FAULT_WINDOW_LINES } from '../../src/facts/services.js';
 import { PROJECT_ROOT } from '../../src/playbook/playbook.js';
 import { cli, httpsGet, labSuite, startTestLab } from './harness.js';
 
@@ -128,6 +129,18 @@ labSuite('up and plan against real hosts', () => {
     expect(plan.stdout).toContain('~ start haproxy (not running)');
     expect((await cli(['up', full, '--yes'])).code).toBe(0);
     expect((await sh(lb2, 'systemctl is-active haproxy')).trim()).toBe('active');
+  });
+
+  // haproxy logs every connection (over syslog). Its fault check reads what it printed on stderr and
+  // systemd's lines, so traffic through the VIP does not push its last reload out of the lines read.
+  it("haproxy's fault check still reaches back to its last reload after more requests than the lines it reads", async () => {
+    for (let sent = 0; sent < FAULT_WINDOW_LINES + 20; sent += 20) {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => httpsGet(`https://${VIP}:6443/healthz`)));
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    }
+    const r = await cli(['verify', full]);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toContain(`pass  ${lb1}: haproxy runs its config without faults: nothing logged since its last (re)load`);
   });
 
   it('haproxy health-checks /healthz over TLS: a sick stand-in gets no traffic through the VIP', async () => {

@@ -53,7 +53,7 @@ describe('hp_enabled: install links read as systemctl is-enabled would', () => {
 
   it('the fact reports a linked unit enabled without asking systemctl, and asks it about the rest', () => {
     const dir = tree({ [unit]: INSTALLED, [wants]: `-> ${unit}` });
-    const fact = servicesFact(['ha-provision-routes', 'no-such-unit-hp'], {}, ['ha-provision-routes', 'no-such-unit-hp'], dir);
+    const fact = servicesFact(['ha-provision-routes', 'no-such-unit-hp'], {}, ['ha-provision-routes', 'no-such-unit-hp'], { root: dir });
     // A fake systemctl on PATH records what it was asked, so the test needs no systemd.
     const bin = join(dir, 'bin');
     mkdirSync(bin);

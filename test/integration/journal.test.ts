@@ -1,12 +1,15 @@
 // The journal filter behind a service's faults, run for real by `sh` and awk through a stand-in journalctl
 // that prints a canned journal: only what the daemon logged since it last started or reloaded counts.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { servicesFact } from '../../src/facts/services.js';
-import type { HostFacts } from '../../src/facts/gather.js';
+import { gatherScript, type HostFacts } from '../../src/facts/gather.js';
+import { parseInventory } from '../../src/inventory/load.js';
+import { factNeeds } from '../../src/playbook/desired.js';
+import { builtinPlaybook, loadPlaybook, PROJECT_ROOT } from '../../src/playbook/playbook.js';
 
 describe('service faults from the journal, run for real through a stand-in journalctl', () => {
   let dir: string;
@@ -47,5 +50,23 @@ describe('service faults from the journal, run for real through a stand-in journ
     expect(services.keepalived?.faults).toEqual(faults);
     expect(services.keepalived?.faultsSinceLoad).toBe(sinceLoad);
     expect(services.haproxy?.faults).toBeUndefined(); // no fault patterns: not read
+  });
+
+  // haproxy's traffic log (a line per connection, over syslog) must not push its last reload out of the
+  // lines read: the shipped playbook reads its faults from what it printed (stdout) and systemd's lines.
+  it("the shipped playbook reads haproxy's faults from stdout and systemd's lines only, keepalived's from all", async () => {
+    const args = join(dir, 'args');
+    const journalctl = join(dir, 'journalctl');
+    writeFileSync(journalctl, `#!/bin/sh\necho "$*" >> '${args}'\n`);
+    chmodSync(journalctl, 0o755);
+    writeFileSync(args, '');
+    const playbook = await loadPlaybook(builtinPlaybook('haproxy-keepalived'));
+    const example = join(PROJECT_ROOT, 'inventory', 'example.yaml');
+    const inventory = parseInventory(readFileSync(example, 'utf8'), example, { HA_KEEPALIVED_PASS: 'k33pal1v' });
+    const lb = inventory.hosts.find((h) => h.roles.includes('lb'))!;
+    spawnSync('sh', ['-c', gatherScript(factNeeds(playbook, inventory, lb))], { encoding: 'utf8', env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+    const calls = readFileSync(args, 'utf8').trim().split('\n');
+    expect(calls.find((c) => c.startsWith('-u haproxy.service '))).toMatch(/^-u haproxy\.service _TRANSPORT=stdout _TRANSPORT=journal -b /);
+    expect(calls.find((c) => c.startsWith('-u keepalived.service '))).toMatch(/^-u keepalived\.service -b /);
   });
 });

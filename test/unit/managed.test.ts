@@ -176,6 +176,10 @@ describe('playbook data: leaving, states, conditions', () => {
     ['no whitespace in paths (the record is one entry per line)', { file: { path: '/etc/a b', template: 't' } }, /file\.path: must be an absolute path without whitespace/],
     ['running: false is gone', { service: { name: 'x', running: false } }, /service\.running: replaced by state: running \| enabled \| stopped/],
     ['service states', { service: { name: 'x', state: 'paused' } }, /service\.state: must be running .* enabled .* or stopped/],
+    ['fault patterns read from some journal transports', { service: { name: 'x', logFaults: ['oops'], logTransports: ['stdout', 'journal'] } }, 'service'],
+    ['journal transports by their names', { service: { name: 'x', logFaults: ['oops'], logTransports: ['stderr'] } }, /service\.logTransports: must be a list of journal transports from journal, stdout, syslog, kernel, audit, driver/],
+    ['journal transports as a list', { service: { name: 'x', logFaults: ['oops'], logTransports: 'stdout' } }, /service\.logTransports: must be a list/],
+    ['journal transports only with fault patterns', { service: { name: 'x', logTransports: ['stdout'] } }, /service\.logTransports: only with logFaults/],
     ['a task for an optional part of the layout', { when: { has: 'keepalived' }, packages: ['keepalived'] }, 'packages'],
     ['when names what it may test', { when: { has: 'haproxy' }, packages: ['x'] }, /when: allowed: \{ family: debian \| rhel, has: keepalived \}/],
   ])('%s', async (_, task, expected) => {
