@@ -2,7 +2,7 @@
 // first run on fresh hosts, a converged `up`, `plan` and `verify`, against two floors measured in the same
 // rounds: bare ssh2 (one Node process, one connection and `true` per host: what this tool could cost at
 // best) and OpenSSH (one `ssh HOST true` per host, in parallel). Rounds interleave the commands, since the
-// machine is shared and noisy. Writes JSON and a README table; exits 1 when up or plan exceeds --max-ratio
+// machine is shared and noisy, in orders that change from round to round (order.ts). Writes JSON and a README table; exits 1 when up or plan exceeds --max-ratio
 // times the ssh2 floor.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { labDown, labExec, labUp } from '../lab/index.js';
+import { roundOrder, type Measurement } from './order.js';
 import { loadInventory } from '../inventory/load.js';
 import { hasRole, type Inventory } from '../inventory/types.js';
 import { builtinPlaybook, loadPlaybook, PROJECT_ROOT } from '../playbook/playbook.js';
@@ -20,13 +21,15 @@ import { SshTransport } from '../transport/ssh.js';
 const HELP = `Usage: npm run bench -- [--hosts N[,N…]] [--runs R] [--first-runs F] [--subnet CIDR] [--max-ratio X] [--out FILE] [--tcp-checks]
 
 For each fleet size N (default 5: 2 lbs + N−2 servers) boots a lab "bench" and prints medians of: a first
-\`up\` on fresh hosts (F labs, default 5), and R interleaved rounds (default 5) of a converged \`up\`, \`plan\`,
-\`verify\`, the bare-ssh2 floor and the OpenSSH floor; the ratios to both floors; SSH execs per host; the CLI's
-peak RSS and RSS per host; the CPU time the facts exec takes on one lb. Writes JSON to --out (default
-bench-results.json) and prints a README table. Exit 1 when converged up or plan is above --max-ratio (default
-1.3) times the ssh2 floor. --tcp-checks: haproxy checks servers by TCP, not HTTPS (for big fleets on few
-cores, where the stand-ins' TLS checks load the machine). After each \`lab up\` it waits (at most 3 minutes) for
-this machine's load to settle below 2 per core. Needs root (the lab); tears the lab down at the end.`;
+\`up\` on fresh hosts (F labs, default 5), and R interleaved rounds (default 5) of a converged \`up\`,
+\`plan\`, \`verify\`, the bare-ssh2 floor and the OpenSSH floor, in an order that changes each round (over
+10 rounds each follows each other one twice: what ran just before a run slows it); the ratios to both
+floors; SSH execs per host; the CLI's peak RSS and RSS per host; the CPU time the facts exec takes on one
+lb. Writes JSON to --out (default bench-results.json) and prints a README table. Exit 1 when converged up or
+plan is above --max-ratio (default 1.3) times the ssh2 floor. --tcp-checks: haproxy checks servers by TCP,
+not HTTPS (for big fleets on few cores, where the stand-ins' TLS checks load the machine). After each \`lab
+up\` it waits (at most 3 minutes) for this machine's load to settle below 2 per core. Needs root (the lab);
+tears the lab down at the end.`;
 
 // The CLI as installed: the bundle (package.json's bin), not dist/cli/main.js.
 const cli = join(PROJECT_ROOT, 'dist', 'cli', 'ha-provision.mjs');
@@ -199,13 +202,17 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
     const inventory = await loadInventory(lab.inventoryFile);
     const spec = floorSpec(inventory);
     for (let i = 0; i < runs; i += 1) {
-      const up = await runCli(['up', lab.inventoryFile, '--yes']);
+      const cli: Partial<Record<Measurement, CliRun>> = {};
+      let ssh2 = { ms: NaN };
+      let openssh = NaN;
+      for (const m of roundOrder(i)) {
+        if (m === 'ssh2') ssh2 = await timed(process.execPath, [floorScript, spec]);
+        else if (m === 'openssh') openssh = await opensshFloor(inventory);
+        else cli[m] = await runCli(m === 'up' ? ['up', lab.inventoryFile, '--yes'] : [m, lab.inventoryFile]);
+      }
+      const { up, plan, verify } = cli as Record<'up' | 'plan' | 'verify', CliRun>;
       const changes = up.report.hosts.reduce((n, h) => n + h.changes.length, 0);
       if (changes !== 0) throw new Error(`converged run was not converged: ${changes} changes`);
-      const plan = await runCli(['plan', lab.inventoryFile]);
-      const verify = await runCli(['verify', lab.inventoryFile]);
-      const ssh2 = await timed(process.execPath, [floorScript, spec]);
-      const openssh = await opensshFloor(inventory);
       series.up.push(up.ms);
       series.plan.push(plan.ms);
       series.verify.push(verify.ms);
@@ -214,7 +221,7 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
       peakRss = Math.max(peakRss, up.rssKb, plan.rssKb, verify.rssKb);
       const perHost = (r: CliRun): number => Math.max(...r.report.hosts.map((h) => h.execs));
       execs = { up: Math.max(execs.up, perHost(up)), verify: Math.max(execs.verify, perHost(verify)) };
-      log(`${total} hosts: round ${i + 1}/${runs}: up ${(up.ms / 1000).toFixed(2)} s, plan ${(plan.ms / 1000).toFixed(2)} s, verify ${(verify.ms / 1000).toFixed(2)} s, ssh2 floor ${(ssh2.ms / 1000).toFixed(2)} s, OpenSSH floor ${(openssh / 1000).toFixed(2)} s`);
+      log(`${total} hosts: round ${i + 1}/${runs} (${roundOrder(i).join(', ')}): up ${(up.ms / 1000).toFixed(2)} s, plan ${(plan.ms / 1000).toFixed(2)} s, verify ${(verify.ms / 1000).toFixed(2)} s, ssh2 floor ${(ssh2.ms / 1000).toFixed(2)} s, OpenSSH floor ${(openssh / 1000).toFixed(2)} s`);
     }
     factsCpu = await factsCpuSeconds(inventory);
   } finally {
