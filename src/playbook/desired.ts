@@ -53,7 +53,7 @@ export function factNeeds(playbook: Playbook, inventory: Inventory, host: Host, 
     services: bodies.flatMap((b) => (b.kind === 'service' ? [b.name] : [])),
     enablementOnly: bodies.flatMap((b) => (b.kind === 'service' && b.state === 'enabled' ? [b.name] : [])),
     serviceFaults: health ? Object.fromEntries(bodies.flatMap((b) => (b.kind === 'service' && b.logFaults.length > 0 ? [[b.name, b.logFaults]] : []))) : {},
-    serviceLogTransports: health ? Object.fromEntries(bodies.flatMap((b) => (b.kind === 'service' && b.logTransports ? [[b.name, b.logTransports]] : []))) : {},
+    serviceLogTransports: Object.fromEntries(bodies.flatMap((b) => (b.kind === 'service' && b.logTransports ? [[b.name, b.logTransports]] : []))),
     // Per-device files of devices that may have left the inventory (RHEL's route-DEV): read them all, so
     // that the plan shows truthfully what emptying them changes.
     fileGlobs: tasks.flatMap((t) => (t.body.kind === 'file' && t.forEach === 'routeDevices' ? [renderPath(t.body.file.path, { ...vars, dev: '*' })] : [])),
@@ -104,7 +104,7 @@ export async function resourcesFor(playbook: Playbook, inventory: Inventory, hos
         break;
       }
       case 'service':
-        resources.push({ kind: 'service', name: body.name, state: body.state, reloadOn: body.reloadOn, onChange: body.onChange, restartOn: body.restartOn, logFaults: body.logFaults, ...(body.logTransports ? { logTransports: body.logTransports } : {}) });
+        resources.push({ kind: 'service', name: body.name, state: body.state, reloadOn: body.reloadOn, onChange: body.onChange, restartOn: body.restartOn, logFaults: body.logFaults, logTransports: body.logTransports });
         break;
       case 'absent-file':
         resources.push({ kind: 'absent-file', path: body.path, daemonReload: body.daemonReload, why: `task "${task.name}" removes it` });

@@ -190,7 +190,7 @@ export async function loadPlaybook(file: string, userTemplates?: string): Promis
           onChange: (value.onChange as 'reload' | 'restart' | undefined) ?? 'reload',
           restartOn: (value.restartOn as string[] | undefined) ?? [],
           logFaults: (value.logFaults as string[] | undefined) ?? [],
-          ...(value.logTransports ? { logTransports: value.logTransports as JournalTransport[] } : {}),
+          logTransports: value.logTransports as JournalTransport[] | undefined,
           ...(typeof value.package === 'string' ? { package: value.package } : {}),
           onUpgrade: (value.onUpgrade as 'reload' | 'restart' | undefined) ?? 'restart',
         };

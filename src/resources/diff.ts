@@ -99,7 +99,7 @@ function diffService(r: ResourceOf<'service'>, facts: HostFacts, changedFiles: R
     if (unloaded.length > 0) why.push(`has not loaded ${unloaded.join(', ')} since an earlier run installed ${unloaded.length === 1 ? 'it' : 'them'}`);
   }
   if (actions.length === 0) return [];
-  return [{ kind: 'service', name: r.name, actions, why: why.join('; '), loads: running ? loads : [], logFaults: r.logFaults, ...(r.logTransports ? { logTransports: r.logTransports } : {}) }];
+  return [{ kind: 'service', name: r.name, actions, why: why.join('; '), loads: running ? loads : [], logFaults: r.logFaults, logTransports: r.logTransports }];
 }
 
 export function diffResources(resources: readonly Resource[], facts: HostFacts, host: string): Change[] {
