@@ -2,8 +2,8 @@
 // first run on fresh hosts, a converged `up`, `plan` and `verify`, against two floors measured in the same
 // rounds: bare ssh2 (one Node process, one connection and `true` per host: what this tool could cost at
 // best) and OpenSSH (one `ssh HOST true` per host, in parallel). Rounds interleave the commands, since the
-// machine is shared and noisy, in orders that change from round to round (order.ts). Writes JSON and a README table; exits 1 when up or plan exceeds --max-ratio
-// times the ssh2 floor.
+// machine is shared and noisy, in orders that change from round to round (order.ts). Writes JSON and a
+// README table; exits 1 when up or plan exceeds --max-ratio times the ssh2 floor.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';

@@ -6,9 +6,9 @@
 // run ends without a usable cache, and handed back to V8 by the next runs: they skip compiling most of
 // the bundle (start-up figures in the README). One cache per command word (plan, render, help for any
 // --help, …): each holds the functions its command compiled, which differ (a render with the cache of
-// --help compiled ~25 ms more). The file's name also holds the bundle's hash (npm gives every installed file the same
-// mtime) and Node's version; V8 itself refuses a cache made by another V8 or under other flags (a
-// --cpu-prof run, say), and compiles then, as it does when no cache can be read or written.
+// --help compiled ~25 ms more). The file's name also holds the bundle's hash (npm gives every installed
+// file the same mtime) and Node's version; V8 itself refuses a cache made by another V8 or under other
+// flags (a --cpu-prof run, say), and compiles then, as it does when no cache can be read or written.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -106,7 +106,6 @@ type HopSettings = Pick<SshSettings, 'user' | 'identityFile' | 'password' | 'use
  * inventory writes it, which is what known_hosts is searched for and records (as OpenSSH records the name
  * typed); `ip`, when given, is where to connect: the IP every inventory check was made against.
  */
-
 async function hopConfig(
   label: string,
   address: string,
