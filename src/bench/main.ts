@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { labDown, labExec, labUp } from '../lab/index.js';
 import { roundOrder, type Measurement } from './order.js';
+import { formatSpread, median, roundRatioSpread, type Spread } from './stats.js';
 import { loadInventory } from '../inventory/load.js';
 import { hasRole, type Inventory } from '../inventory/types.js';
 import { builtinPlaybook, loadPlaybook, PROJECT_ROOT } from '../playbook/playbook.js';
@@ -24,9 +25,10 @@ For each fleet size N (default 5: 2 lbs + N−2 servers) boots a lab "bench" and
 \`up\` on fresh hosts (F labs, default 5), and R interleaved rounds (default 5) of a converged \`up\`,
 \`plan\`, \`verify\`, the bare-ssh2 floor and the OpenSSH floor, in an order that changes each round (over
 10 rounds each follows each other one twice: what ran just before a run slows it); the ratios to both
-floors; SSH execs per host; the CLI's peak RSS and RSS per host; the CPU time the facts exec takes on one
-lb. Writes JSON to --out (default bench-results.json) and prints a README table. Exit 1 when converged up or
-plan is above --max-ratio (default 1.3) times the ssh2 floor. --tcp-checks: haproxy checks servers by TCP,
+floors, and how far each round's own ratio to the ssh2 floor ranged (the noise a verdict stands in); SSH
+execs per host; the CLI's peak RSS and RSS per host; the CPU time the facts exec takes on one lb. Writes
+JSON to --out (default bench-results.json) and prints a README table. Exit 1 when converged up or plan is
+above --max-ratio (default 1.3) times the ssh2 floor. --tcp-checks: haproxy checks servers by TCP,
 not HTTPS (for big fleets on few cores, where the stand-ins' TLS checks load the machine). After each \`lab
 up\` it waits (at most 3 minutes) for this machine's load to settle below 2 per core. Needs root (the lab);
 tears the lab down at the end.`;
@@ -36,12 +38,6 @@ const cli = join(PROJECT_ROOT, 'dist', 'cli', 'ha-provision.mjs');
 const floorScript = join(PROJECT_ROOT, 'dist', 'bench', 'floor.js');
 const rssModule = join(PROJECT_ROOT, 'dist', 'bench', 'rss.js');
 const scratch = mkdtempSync(join(tmpdir(), 'ha-bench-'));
-
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length === 0 ? NaN : s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ ms: number; code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
@@ -165,6 +161,8 @@ interface FleetResult {
   readonly ssh2Floor: number;
   readonly opensshFloor: number;
   readonly ratios: { readonly up: number; readonly plan: number; readonly verify: number; readonly upToOpenssh: number };
+  /** Each round's own ratio to the ssh2 floor of that round: how far the ratios above move with the noise. */
+  readonly roundRatios: { readonly up: Spread; readonly plan: Spread };
   readonly execsPerHost: { readonly up: number; readonly verify: number };
   readonly peakRssMiB: number;
   readonly rssPerHostKiB: number;
@@ -223,6 +221,7 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
       execs = { up: Math.max(execs.up, perHost(up)), verify: Math.max(execs.verify, perHost(verify)) };
       log(`${total} hosts: round ${i + 1}/${runs} (${roundOrder(i).join(', ')}): up ${(up.ms / 1000).toFixed(2)} s, plan ${(plan.ms / 1000).toFixed(2)} s, verify ${(verify.ms / 1000).toFixed(2)} s, ssh2 floor ${(ssh2.ms / 1000).toFixed(2)} s, OpenSSH floor ${(openssh / 1000).toFixed(2)} s`);
     }
+    log(`${total} hosts: per round, up / ssh2 floor ${formatSpread(roundRatioSpread(series.up, series.ssh2))}, plan / ssh2 floor ${formatSpread(roundRatioSpread(series.plan, series.ssh2))}`);
     factsCpu = await factsCpuSeconds(inventory);
   } finally {
     await labDown(lab.name).catch(() => undefined);
@@ -245,6 +244,7 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
     ssh2Floor: m.ssh2,
     opensshFloor: m.openssh,
     ratios: { up: ratio(m.up, m.ssh2), plan: ratio(m.plan, m.ssh2), verify: ratio(m.verify, m.ssh2), upToOpenssh: ratio(m.up, m.openssh) },
+    roundRatios: { up: roundRatioSpread(series.up, series.ssh2), plan: roundRatioSpread(series.plan, series.ssh2) },
     execsPerHost: execs,
     peakRssMiB: Number((peakRss / 1024).toFixed(1)),
     rssPerHostKiB: Math.round(peakRss / total),
