@@ -221,11 +221,12 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
       execs = { up: Math.max(execs.up, perHost(up)), verify: Math.max(execs.verify, perHost(verify)) };
       log(`${total} hosts: round ${i + 1}/${runs} (${roundOrder(i).join(', ')}): up ${(up.ms / 1000).toFixed(2)} s, plan ${(plan.ms / 1000).toFixed(2)} s, verify ${(verify.ms / 1000).toFixed(2)} s, ssh2 floor ${(ssh2.ms / 1000).toFixed(2)} s, OpenSSH floor ${(openssh / 1000).toFixed(2)} s`);
     }
-    log(`${total} hosts: per round, up / ssh2 floor ${formatSpread(roundRatioSpread(series.up, series.ssh2))}, plan / ssh2 floor ${formatSpread(roundRatioSpread(series.plan, series.ssh2))}`);
     factsCpu = await factsCpuSeconds(inventory);
   } finally {
     await labDown(lab.name).catch(() => undefined);
   }
+  const roundRatios = { up: roundRatioSpread(series.up, series.ssh2), plan: roundRatioSpread(series.plan, series.ssh2) };
+  log(`${total} hosts: per round, up / ssh2 floor ${formatSpread(roundRatios.up)}, plan / ssh2 floor ${formatSpread(roundRatios.plan)}`);
   const m = Object.fromEntries(Object.entries(series).map(([k, v]) => [k, median(v)])) as Record<keyof typeof series, number>;
   const ratio = (x: number, floor: number): number => Number((x / floor).toFixed(2));
   return {
@@ -244,7 +245,7 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
     ssh2Floor: m.ssh2,
     opensshFloor: m.openssh,
     ratios: { up: ratio(m.up, m.ssh2), plan: ratio(m.plan, m.ssh2), verify: ratio(m.verify, m.ssh2), upToOpenssh: ratio(m.up, m.openssh) },
-    roundRatios: { up: roundRatioSpread(series.up, series.ssh2), plan: roundRatioSpread(series.plan, series.ssh2) },
+    roundRatios,
     execsPerHost: execs,
     peakRssMiB: Number((peakRss / 1024).toFixed(1)),
     rssPerHostKiB: Math.round(peakRss / total),
