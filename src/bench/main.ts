@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { labDown, labExec, labUp } from '../lab/index.js';
 import { roundOrder, type Measurement } from './order.js';
-import { formatSpread, median, roundRatioSpread, type Spread } from './stats.js';
+import { formatSpread, hundredths, median, roundRatioSpread, type Spread } from './stats.js';
 import { loadInventory } from '../inventory/load.js';
 import { hasRole, type Inventory } from '../inventory/types.js';
 import { builtinPlaybook, loadPlaybook, PROJECT_ROOT } from '../playbook/playbook.js';
@@ -148,7 +148,7 @@ async function firstRunBreakdown(lab: string, report: CliRun['report']): Promise
     if (started && master) election = Number(master) - Number(started);
   }
   const phases = report.phases ?? { planMs: NaN, applyMs: NaN, verifyMs: NaN };
-  return { planMs: phases.planMs, applyMs: phases.applyMs, verifyMs: phases.verifyMs, aptSeconds: apt, electionSeconds: Number(election.toFixed(2)) };
+  return { planMs: phases.planMs, applyMs: phases.applyMs, verifyMs: phases.verifyMs, aptSeconds: apt, electionSeconds: hundredths(election) };
 }
 
 interface FleetResult {
@@ -203,7 +203,8 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
       const cli: Partial<Record<Measurement, CliRun>> = {};
       let ssh2 = { ms: NaN };
       let openssh = NaN;
-      for (const m of roundOrder(i)) {
+      const order = roundOrder(i);
+      for (const m of order) {
         if (m === 'ssh2') ssh2 = await timed(process.execPath, [floorScript, spec]);
         else if (m === 'openssh') openssh = await opensshFloor(inventory);
         else cli[m] = await runCli(m === 'up' ? ['up', lab.inventoryFile, '--yes'] : [m, lab.inventoryFile]);
@@ -219,7 +220,7 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
       peakRss = Math.max(peakRss, up.rssKb, plan.rssKb, verify.rssKb);
       const perHost = (r: CliRun): number => Math.max(...r.report.hosts.map((h) => h.execs));
       execs = { up: Math.max(execs.up, perHost(up)), verify: Math.max(execs.verify, perHost(verify)) };
-      log(`${total} hosts: round ${i + 1}/${runs} (${roundOrder(i).join(', ')}): up ${(up.ms / 1000).toFixed(2)} s, plan ${(plan.ms / 1000).toFixed(2)} s, verify ${(verify.ms / 1000).toFixed(2)} s, ssh2 floor ${(ssh2.ms / 1000).toFixed(2)} s, OpenSSH floor ${(openssh / 1000).toFixed(2)} s`);
+      log(`${total} hosts: round ${i + 1}/${runs} (${order.join(', ')}): up ${(up.ms / 1000).toFixed(2)} s, plan ${(plan.ms / 1000).toFixed(2)} s, verify ${(verify.ms / 1000).toFixed(2)} s, ssh2 floor ${(ssh2.ms / 1000).toFixed(2)} s, OpenSSH floor ${(openssh / 1000).toFixed(2)} s`);
     }
     factsCpu = await factsCpuSeconds(inventory);
   } finally {
@@ -228,7 +229,7 @@ async function benchFleet(total: number, runs: number, firstRuns: number, subnet
   const roundRatios = { up: roundRatioSpread(series.up, series.ssh2), plan: roundRatioSpread(series.plan, series.ssh2) };
   log(`${total} hosts: per round, up / ssh2 floor ${formatSpread(roundRatios.up)}, plan / ssh2 floor ${formatSpread(roundRatios.plan)}`);
   const m = Object.fromEntries(Object.entries(series).map(([k, v]) => [k, median(v)])) as Record<keyof typeof series, number>;
-  const ratio = (x: number, floor: number): number => Number((x / floor).toFixed(2));
+  const ratio = (x: number, floor: number): number => hundredths(x / floor);
   return {
     hosts: total,
     firstRun: median(first),

@@ -17,6 +17,9 @@ export function quantile(xs: readonly number[], q: number): number {
   return s[below]! + (s[above]! - s[below]!) * (at - below);
 }
 
+/** Rounded to hundredths, as every ratio the bench reports. */
+export const hundredths = (x: number): number => Number(x.toFixed(2));
+
 export interface Spread {
   readonly min: number;
   readonly low: number; // 25th percentile
@@ -28,8 +31,7 @@ export interface Spread {
 export function roundRatioSpread(runs: readonly number[], floors: readonly number[]): Spread {
   if (runs.length !== floors.length) throw new Error(`one floor per round: ${runs.length} runs, ${floors.length} floors`);
   const ratios = runs.map((r, i) => r / floors[i]!);
-  const round = (x: number): number => Number(x.toFixed(2));
-  return { min: round(quantile(ratios, 0)), low: round(quantile(ratios, 0.25)), high: round(quantile(ratios, 0.75)), max: round(quantile(ratios, 1)) };
+  return { min: hundredths(quantile(ratios, 0)), low: hundredths(quantile(ratios, 0.25)), high: hundredths(quantile(ratios, 0.75)), max: hundredths(quantile(ratios, 1)) };
 }
 
 export const formatSpread = (s: Spread): string => `${s.min}–${s.max} (middle half ${s.low}–${s.high})`;
